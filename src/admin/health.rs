@@ -1,0 +1,196 @@
+//! Liveness and readiness. Each pipeline component registers and reports its state;
+//! `/readyz` is 200 only when every component is running and none is failing, and names
+//! the ones that are not. `/healthz` checks that the runtime still runs tasks (a heartbeat).
+
+use crate::telemetry::AgentMetrics;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A heartbeat older than this means the runtime is stuck: liveness fails.
+pub const HEARTBEAT_STALE_AFTER: Duration = Duration::from_secs(10);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum ComponentState {
+    Starting,
+    Running,
+    Failing(String),
+    /// Finished its work normally (a source at end of input).
+    Finished,
+}
+
+#[derive(Clone)]
+pub struct Health {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    components: Mutex<BTreeMap<String, ComponentState>>,
+    shutting_down: AtomicBool,
+    started: Instant,
+    last_heartbeat_ms: AtomicI64,
+    metrics: Arc<AgentMetrics>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub status: &'static str,
+    pub components: Vec<ComponentReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentReport {
+    pub name: String,
+    #[serde(flatten)]
+    pub state: ComponentState,
+}
+
+impl Health {
+    pub fn new(metrics: Arc<AgentMetrics>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                components: Mutex::new(BTreeMap::new()),
+                shutting_down: AtomicBool::new(false),
+                started: Instant::now(),
+                last_heartbeat_ms: AtomicI64::new(0),
+                metrics,
+            }),
+        }
+    }
+
+    /// Registers a component in the `Starting` state.
+    pub fn register(&self, name: impl Into<String>) -> ComponentHealth {
+        let name = name.into();
+        self.set(&name, ComponentState::Starting);
+        ComponentHealth {
+            name,
+            health: self.clone(),
+        }
+    }
+
+    fn set(&self, name: &str, state: ComponentState) {
+        let ready = matches!(state, ComponentState::Running | ComponentState::Finished);
+        self.inner
+            .components
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_owned(), state);
+        self.inner.metrics.set_ready(name, ready);
+    }
+
+    /// From now on the agent is draining: not ready for new work.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        let components = self
+            .inner
+            .components
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let shutting_down = self.inner.shutting_down.load(Ordering::Acquire);
+        let all_running = components
+            .values()
+            .all(|s| matches!(s, ComponentState::Running | ComponentState::Finished));
+        let ready = all_running && !shutting_down && !components.is_empty();
+        let status = if ready {
+            "ready"
+        } else if shutting_down {
+            "shutting_down"
+        } else {
+            "not_ready"
+        };
+        Readiness {
+            ready,
+            status,
+            components: components
+                .iter()
+                .map(|(name, state)| ComponentReport {
+                    name: name.clone(),
+                    state: state.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the runtime has run the heartbeat task recently.
+    pub fn is_live(&self) -> bool {
+        let beat = self.inner.last_heartbeat_ms.load(Ordering::Acquire);
+        let now = self.inner.started.elapsed().as_millis() as i64;
+        now - beat <= HEARTBEAT_STALE_AFTER.as_millis() as i64
+    }
+
+    /// Beats while the runtime is able to run tasks; stops with the runtime.
+    pub fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
+        let health = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            loop {
+                tick.tick().await;
+                let now = health.inner.started.elapsed().as_millis() as i64;
+                health.inner.last_heartbeat_ms.store(now, Ordering::Release);
+            }
+        })
+    }
+}
+
+/// A component's handle to report its own state.
+#[derive(Clone)]
+pub struct ComponentHealth {
+    name: String,
+    health: Health,
+}
+
+impl ComponentHealth {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn running(&self) {
+        self.health.set(&self.name, ComponentState::Running);
+    }
+
+    pub fn failing(&self, reason: impl Into<String>) {
+        self.health
+            .set(&self.name, ComponentState::Failing(reason.into()));
+    }
+
+    pub fn finished(&self) {
+        self.health.set(&self.name, ComponentState::Finished);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_every_component_runs() {
+        let health = Health::new(Arc::new(AgentMetrics::new()));
+        assert!(!health.readiness().ready, "nothing registered yet");
+        let source = health.register("source.stdin");
+        let sink = health.register("sink.console");
+        source.running();
+        assert!(!health.readiness().ready);
+        sink.running();
+        assert!(health.readiness().ready);
+        sink.failing("stdout closed");
+        let readiness = health.readiness();
+        assert!(!readiness.ready);
+        let json = serde_json::to_value(&readiness).unwrap();
+        assert_eq!(json["components"][0]["name"], "sink.console");
+        assert_eq!(json["components"][0]["state"], "failing");
+        assert_eq!(json["components"][0]["reason"], "stdout closed");
+        sink.running();
+        source.finished();
+        assert!(health.readiness().ready);
+        health.begin_shutdown();
+        assert_eq!(health.readiness().status, "shutting_down");
+    }
+}

@@ -1,0 +1,185 @@
+//! Builds the pipeline from a validated [`Config`] and runs it: spawns the admin server and
+//! every stage, owns the bounded channels and the stop token, and drains within the grace
+//! period on shutdown.
+//!
+//! ```text
+//! source ──► normalize ──┬──► sink        (one normalize task per source; each sink
+//!   ▲                    └──► sink         receives the sources listed in its `inputs`)
+//!   └──────── acks ◄──────────┘
+//! ```
+
+use crate::admin::{self, AdminState, Health};
+use crate::config::{Config, SinkKind, SourceKind};
+use crate::logs::{normalize, source};
+use crate::pipeline::RecordBatch;
+use crate::sink::console;
+use crate::telemetry::AgentMetrics;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything read was delivered (or the input ended and was drained).
+    Drained,
+    /// The grace period ran out with events still in flight.
+    GraceExpired,
+    /// A sink failed (e.g. stdout closed); events in flight were not delivered.
+    SinkFailed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Drained => 0,
+            Outcome::GraceExpired | Outcome::SinkFailed => 1,
+        }
+    }
+}
+
+/// Runs until every source has finished, a signal arrives, or a sink fails.
+/// `signals` yields signal names; the second one exits the process at once.
+pub async fn run(
+    config: Config,
+    admin_listen: SocketAddr,
+    mut signals: mpsc::Receiver<&'static str>,
+) -> anyhow::Result<Outcome> {
+    let metrics = Arc::new(AgentMetrics::new());
+    let health = Health::new(metrics.clone());
+    let listener = admin::bind(admin_listen).await.with_context(|| {
+        format!(
+            "cannot start the admin server on {admin_listen} (set admin.listen or --admin-listen)"
+        )
+    })?;
+    let bound = listener.local_addr().unwrap_or(admin_listen);
+    tracing::info!(addr = %bound, "admin server listening");
+    let admin_stop = CancellationToken::new();
+    tokio::spawn(admin::serve(
+        listener,
+        AdminState {
+            metrics: metrics.clone(),
+            health: health.clone(),
+        },
+        admin_stop.clone(),
+    ));
+    let heartbeat = health.spawn_heartbeat();
+
+    let capacity = config.channel_capacity;
+    let mut sinks = JoinSet::new();
+    let mut sink_inputs: HashMap<String, Vec<mpsc::Sender<RecordBatch>>> = HashMap::new();
+    for sink in &config.sinks {
+        let (tx, rx) = mpsc::channel(capacity);
+        for input in &sink.inputs {
+            sink_inputs
+                .entry(input.clone())
+                .or_default()
+                .push(tx.clone());
+        }
+        let sink_health = health.register(format!("sink.{}", sink.id));
+        let counters = metrics.sink(&sink.id);
+        match sink.kind {
+            SinkKind::Console => {
+                let id = sink.id.clone();
+                sinks.spawn(async move {
+                    console::run(rx, tokio::io::stdout(), counters, sink_health)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
+                });
+            }
+        }
+    }
+
+    let stop_sources = CancellationToken::new();
+    let mut sources = JoinSet::new();
+    let mut normalizers = JoinSet::new();
+    for source in &config.sources {
+        let (tx, rx) = mpsc::channel(capacity);
+        let outputs = sink_inputs.remove(&source.id).unwrap_or_default();
+        normalizers.spawn(normalize::run(
+            rx,
+            outputs,
+            metrics.invalid_utf8(&source.id),
+        ));
+        let context = source::SourceContext {
+            id: Arc::from(source.id.as_str()),
+            metrics: metrics.clone(),
+            health: health.register(format!("source.{}", source.id)),
+            batch_max_events: config.batch_max_events,
+        };
+        let stop = stop_sources.clone();
+        match source.kind {
+            SourceKind::Stdin { max_line_bytes } => {
+                sources.spawn(source::stdin::run(
+                    context,
+                    std::io::stdin(),
+                    max_line_bytes,
+                    tx,
+                    stop,
+                ));
+            }
+        }
+    }
+    drop(sink_inputs);
+    tracing::info!(
+        sources = config.sources.len(),
+        sinks = config.sinks.len(),
+        "pipeline started"
+    );
+
+    let mut sink_failed = false;
+    tokio::select! {
+        Some(signal) = signals.recv() => tracing::info!(signal, grace_period = ?config.grace_period, "shutting down: draining in-flight events"),
+        _ = async { while sources.join_next().await.is_some() {} } => tracing::info!("every source has finished; draining"),
+        Some(result) = sinks.join_next() => {
+            sink_failed = report_sink(result);
+        }
+    }
+    health.begin_shutdown();
+    stop_sources.cancel();
+
+    let drain = async {
+        while sources.join_next().await.is_some() {}
+        while normalizers.join_next().await.is_some() {}
+        while let Some(result) = sinks.join_next().await {
+            sink_failed |= report_sink(result);
+        }
+    };
+    let drained = tokio::select! {
+        drained = tokio::time::timeout(config.grace_period, drain) => drained.is_ok(),
+        Some(signal) = signals.recv() => {
+            tracing::warn!(signal, "second signal: exiting without draining");
+            std::process::exit(crate::shutdown::FORCED_EXIT_CODE);
+        }
+    };
+    admin_stop.cancel();
+    heartbeat.abort();
+    Ok(if sink_failed {
+        Outcome::SinkFailed
+    } else if !drained {
+        tracing::error!(grace_period = ?config.grace_period, "grace period expired with events still in flight; they will not be delivered");
+        Outcome::GraceExpired
+    } else {
+        tracing::info!("shutdown complete");
+        Outcome::Drained
+    })
+}
+
+/// Logs a finished sink task; returns whether it failed.
+fn report_sink(result: Result<anyhow::Result<u64>, tokio::task::JoinError>) -> bool {
+    match result {
+        Ok(Ok(_)) => false,
+        Ok(Err(error)) => {
+            tracing::error!(error = %error, "sink failed");
+            true
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "sink task panicked");
+            true
+        }
+    }
+}

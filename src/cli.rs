@@ -1,0 +1,72 @@
+//! The command line: a thin layer that parses arguments, sets up logging and hands over to
+//! a command. Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+
+use crate::cmd;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigia",
+    version,
+    long_version = crate::build_info::LONG_VERSION,
+    about = "Observability sidecar and node agent: logs to Loki, metrics on :9100, latency regressions",
+    after_help = "With no --config, `vigia run` reads log lines from stdin, normalizes them and writes one JSON record per line to stdout, with /metrics, /healthz and /readyz on 127.0.0.1:9100."
+)]
+pub struct Cli {
+    /// Log filter for the agent's own logs (stderr): error, warn, info, debug, trace, or
+    /// tracing directives. Overrides VIGIA_LOG.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent (embedded default without --config: stdin → JSON records on stdout)
+    Run(RunArgs),
+    /// Validate a configuration file and print it with every default filled in
+    CheckConfig(CheckConfigArgs),
+    /// Print the version, git commit and build date
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (YAML). Without it, the embedded default runs.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address of the admin server, overriding admin.listen (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Runtime worker threads (default: the number of CPUs, at most 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub worker_threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file to check
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => cmd::run::execute(args, cli.log_level.as_deref()),
+        Command::CheckConfig(args) => cmd::check_config::execute(&args),
+        Command::Version => {
+            println!("{}", crate::build_info::describe());
+            0
+        }
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,18 @@
+//! vigia: an observability sidecar and node agent.
+//!
+//! Data flows one way (see `docs/architecture.md`): sources read raw lines, the log stages
+//! frame, parse and normalize them into [`logs::record::Record`]s, and sinks deliver them and
+//! acknowledge back along [`pipeline::ack`], which is what lets checkpoints advance safely.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod build_info;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod logs;
+pub mod pipeline;
+pub mod shutdown;
+pub mod sink;
+pub mod telemetry;

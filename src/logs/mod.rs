@@ -1,0 +1,10 @@
+//! The log pipeline's stages: sources, framing, parsing, the canonical record and the
+//! normalize stage that turns raw lines into records.
+
+pub mod frame;
+pub mod level;
+pub mod normalize;
+pub mod parse;
+pub mod record;
+pub mod source;
+pub mod timestamp;

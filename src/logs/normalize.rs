@@ -1,0 +1,40 @@
+//! The normalize stage: raw lines in, canonical records out, fanned out to every sink that
+//! takes this source. Each sink gets its own ack token, so the batch counts as delivered
+//! only when all of them have written it.
+
+use super::parse::parse_line;
+use crate::pipeline::{LineBatch, RecordBatch};
+use prometheus::IntCounter;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub async fn run(
+    mut input: mpsc::Receiver<LineBatch>,
+    outputs: Vec<mpsc::Sender<RecordBatch>>,
+    invalid_utf8: IntCounter,
+) {
+    while let Some(batch) = input.recv().await {
+        let records: Vec<_> = batch
+            .lines
+            .iter()
+            .map(|line| parse_line(line, &batch.origin))
+            .collect();
+        let invalid = records.iter().filter(|r| r.source.invalid_utf8).count();
+        if invalid > 0 {
+            invalid_utf8.inc_by(invalid as u64);
+        }
+        let records = Arc::new(records);
+        for output in &outputs {
+            let forwarded = RecordBatch {
+                origin: batch.origin.clone(),
+                records: records.clone(),
+                ack: batch.ack.fork(),
+            };
+            // A sink that is gone drops its token unresolved: the batch is failed, not lost
+            // silently.
+            let _ = output.send(forwarded).await;
+        }
+        // Our own share: the forks above carry the delivery outcome.
+        batch.ack.resolve(crate::pipeline::Delivery::Delivered);
+    }
+}

@@ -1,0 +1,48 @@
+//! The console sink: one compact JSON record per line on stdout. A batch is acknowledged
+//! after it has been written and flushed, which is what the console can promise.
+
+use crate::admin::ComponentHealth;
+use crate::pipeline::{Delivery, RecordBatch};
+use crate::telemetry::metrics::SinkCounters;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("cannot write to the console: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Writes every batch to `writer` until the input closes. A write error (a closed pipe) ends
+/// the sink with an error; the batch being written is not acknowledged.
+pub async fn run(
+    mut input: mpsc::Receiver<RecordBatch>,
+    mut writer: impl AsyncWrite + Unpin,
+    counters: SinkCounters,
+    health: ComponentHealth,
+) -> Result<u64, ConsoleError> {
+    health.running();
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut written = 0u64;
+    while let Some(batch) = input.recv().await {
+        buffer.clear();
+        for record in batch.records.iter() {
+            record.write_json_line(&mut buffer);
+        }
+        let result = async {
+            writer.write_all(&buffer).await?;
+            writer.flush().await
+        }
+        .await;
+        if let Err(error) = result {
+            health.failing(format!("cannot write to the console: {error}"));
+            return Err(error.into());
+        }
+        let count = batch.records.len() as u64;
+        written += count;
+        counters.sent.inc_by(count);
+        batch.ack.resolve(Delivery::Delivered);
+    }
+    health.finished();
+    Ok(written)
+}

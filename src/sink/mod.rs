@@ -1,0 +1,3 @@
+//! Sinks: where records go. A sink acknowledges each batch once it is written.
+
+pub mod console;
