@@ -81,6 +81,21 @@ pub fn did_you_mean<'a>(
 /// ``unknown field `incldue`, expected one of `type`, `include` `` becomes
 /// ``unknown field `incldue`; did you mean `include`? (expected one of: type, include)``.
 pub fn explain_serde_message(message: &str) -> String {
+    // serde-saphyr names YAML events; say what the user must write instead.
+    for (event, wanted) in [
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` lines) here",
+        ),
+        (
+            "expected sequence start",
+            "expected a list (`- item` lines or `[a, b]`) here",
+        ),
+    ] {
+        if message == event {
+            return wanted.to_owned();
+        }
+    }
     for kind in ["unknown field", "unknown variant"] {
         let Some(rest) = message.strip_prefix(&format!("{kind} `")) else {
             continue;

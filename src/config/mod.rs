@@ -85,6 +85,7 @@ pub fn load_str(
                     problem.column = Some(column);
                 }
             }
+            problems.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
             Err(fail(problems))
         }
     }
@@ -105,11 +106,12 @@ fn parse(text: &str) -> Result<ConfigFile, Diagnostic> {
                 "the file has no settings: `sources` and `sinks` are required (see examples/)",
             );
         }
-        let mut path = if failed_path == "." {
-            String::new()
-        } else {
-            failed_path
-        };
+        // serde_path_to_error writes `?` for a segment it could not name (syntax errors).
+        let mut path = failed_path
+            .split('.')
+            .filter(|segment| !segment.is_empty() && *segment != "?")
+            .collect::<Vec<_>>()
+            .join(".");
         let error = error.without_snippet();
         let raw_message = bare_message(error);
         // serde reports an unknown key at its parent; point at the key itself.
@@ -123,12 +125,16 @@ fn parse(text: &str) -> Result<ConfigFile, Diagnostic> {
             };
         }
         let message = diagnostics::explain_serde_message(&raw_message);
-        let location = Locations::of_yaml(text).find_exact(&path).or_else(|| {
-            error
-                .location()
-                .filter(|l| l.line() > 0)
-                .map(|l| (l.line(), l.column()))
-        });
+        let reported = error
+            .location()
+            .filter(|l| l.line() > 0)
+            .map(|l| (l.line(), l.column()));
+        // An unknown key is best shown at the key; anything else where the parser stopped.
+        let location = if diagnostics::unknown_field_name(&raw_message).is_some() {
+            Locations::of_yaml(text).find_exact(&path).or(reported)
+        } else {
+            reported.or_else(|| Locations::of_yaml(text).find(&path))
+        };
         match location {
             Some((line, column)) => Diagnostic::at(path, line, column, message),
             None => Diagnostic::new(path, message),

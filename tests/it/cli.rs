@@ -1,0 +1,124 @@
+//! The command line as a user meets it: help, version, check-config and run's refusal of
+//! invalid configurations. Outputs are compared with golden files.
+
+use crate::support::agent::vigia;
+use crate::support::data;
+use crate::support::golden::assert_golden;
+use std::process::Output;
+
+fn run_in_config_dir(args: &[&str]) -> Output {
+    vigia()
+        .args(args)
+        .current_dir(data("config"))
+        .env_remove("VIGIA_TEST_DATA_DIR")
+        .env_remove("VIGIA_TEST_UNSET_DIR")
+        .env("VIGIA_LOG", "error")
+        .output()
+        .expect("run vigia")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+#[test]
+fn help_lists_every_subcommand_with_a_description() {
+    let output = vigia().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    assert_golden("help.txt", &text(&output.stdout));
+}
+
+#[test]
+fn run_help_documents_its_options() {
+    let output = vigia().args(["run", "--help"]).output().unwrap();
+    assert!(output.status.success());
+    assert_golden("run-help.txt", &text(&output.stdout));
+}
+
+#[test]
+fn version_names_version_commit_and_build_date() {
+    let output = vigia().arg("version").output().unwrap();
+    assert!(output.status.success());
+    let line = text(&output.stdout);
+    let expected_prefix = format!("vigia {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected_prefix), "{line}");
+    let built = line.split(", built ").nth(1).expect("a build date").trim();
+    assert!(built.trim_end_matches(')').len() >= 10, "{line}");
+    assert_eq!(line.lines().count(), 1);
+}
+
+#[test]
+fn check_config_prints_the_resolved_configuration() {
+    let output = run_in_config_dir(&["check-config", "valid.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "valid.yaml: configuration is valid\n");
+    assert_golden("check-config-valid.txt", &text(&output.stdout));
+}
+
+#[test]
+fn check_config_interpolates_the_environment() {
+    let output = vigia()
+        .args(["check-config", "valid.yaml"])
+        .current_dir(data("config"))
+        .env("VIGIA_TEST_DATA_DIR", "/var/lib/vigia-checkout")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(text(&output.stdout).contains("data_dir: /var/lib/vigia-checkout\n"));
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_location() {
+    for name in [
+        "broken-unknown-keys",
+        "broken-variant",
+        "broken-semantics",
+        "broken-syntax",
+        "broken-shape",
+        "broken-env",
+        "broken-type",
+    ] {
+        let output = run_in_config_dir(&["check-config", &format!("{name}.yaml")]);
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        assert!(output.stdout.is_empty(), "{name}: nothing on stdout");
+        assert_golden(&format!("check-config-{name}.txt"), &text(&output.stderr));
+    }
+}
+
+#[test]
+fn check_config_on_a_missing_file_says_so() {
+    let output = run_in_config_dir(&["check-config", "nope.yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error: nope.yaml: cannot read the file: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_an_invalid_configuration_with_the_same_messages() {
+    let check = run_in_config_dir(&["check-config", "broken-semantics.yaml"]);
+    let run = run_in_config_dir(&["run", "--config", "broken-semantics.yaml"]);
+    assert_eq!(run.status.code(), Some(2));
+    let check_errors: Vec<String> = text(&check.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(str::to_owned)
+        .collect();
+    let run_stderr = text(&run.stderr);
+    for line in &check_errors {
+        assert!(
+            run_stderr.contains(line.as_str()),
+            "run does not say: {line}"
+        );
+    }
+    assert!(run_stderr.contains("refusing to run with an invalid configuration"));
+}
+
+#[test]
+fn an_invalid_log_level_is_a_usage_error() {
+    let output = vigia().args(["--log-level", "=x", "run"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("invalid log level"));
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary (faster to link than one per file), with shared support.
+
+mod admin;
+mod cli;
+mod examples;
+mod run;
+mod support;

@@ -1,0 +1,28 @@
+//! Shared test support: running the real `vigia` binary, golden files, bounded waits.
+
+pub mod agent;
+pub mod golden;
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some` or `timeout` passes. Every wait in the tests is bounded.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Path of a file under `tests/data`.
+pub fn data(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(relative)
+}
