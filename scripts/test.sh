@@ -28,10 +28,17 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 
-step "cargo test (unit, integration, doc)"
-cargo test --locked
+step "cargo test (unit, property, integration, doc)"
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+cargo test --locked 2>&1 | tee "$test_log"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$test_log"
 
 step "hadolint Dockerfile"
 hadolint Dockerfile
 
 step "all checks passed"
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$test_log"

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod docs;
 mod examples;
 mod run;
 mod support;
