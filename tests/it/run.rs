@@ -99,20 +99,25 @@ fn sigterm_flushes_every_line_in_flight_and_exits_zero() {
     );
 }
 
-#[test]
-fn a_second_signal_exits_at_once_without_draining() {
-    let mut agent = Agent::start(&[]);
-    let _stdout = agent.take_stdout(); // never read: the drain cannot finish
+/// Writes more than the stdout pipe holds (the caller never reads stdout) and waits until the
+/// source has read some: the console sink is then blocked and events are stuck in flight.
+fn jam_the_pipeline(agent: &mut Agent, source: &str) {
     let line = format!("{{\"msg\":\"{}\"}}\n", "x".repeat(1000));
     for _ in 0..500 {
         agent.stdin().write_all(line.as_bytes()).unwrap();
     }
     agent.stdin().flush().unwrap();
+    let series = format!("vigia_source_events_total{{component=\"{source}\"}}");
     wait_for(EXIT_TIMEOUT, "the lines to be read", || {
-        agent
-            .metric("vigia_source_events_total{component=\"stdin\"}")
-            .filter(|n| *n > 0.0)
+        agent.metric(&series).filter(|n| *n > 0.0)
     });
+}
+
+#[test]
+fn a_second_signal_exits_at_once_without_draining() {
+    let mut agent = Agent::start(&[]);
+    let _stdout = agent.take_stdout(); // never read: the drain cannot finish
+    jam_the_pipeline(&mut agent, "stdin");
     agent.signal("TERM");
     wait_for(EXIT_TIMEOUT, "the drain to start", || {
         agent
@@ -137,16 +142,7 @@ fn the_grace_period_bounds_the_drain() {
     .unwrap();
     let mut agent = Agent::start(&["--config", config.to_str().unwrap()]);
     let _stdout = agent.take_stdout(); // never read
-    let line = format!("{{\"msg\":\"{}\"}}\n", "y".repeat(1000));
-    for _ in 0..500 {
-        agent.stdin().write_all(line.as_bytes()).unwrap();
-    }
-    agent.stdin().flush().unwrap();
-    wait_for(EXIT_TIMEOUT, "the lines to be read", || {
-        agent
-            .metric("vigia_source_events_total{component=\"in\"}")
-            .filter(|n| *n > 0.0)
-    });
+    jam_the_pipeline(&mut agent, "in");
     agent.signal("TERM");
     let status = agent.wait(EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1));
