@@ -112,15 +112,31 @@ pub async fn run(
             batch_max_events: config.batch_max_events,
         };
         let stop = stop_sources.clone();
-        match source.kind {
-            SourceKind::Stdin { max_line_bytes } => {
+        match &source.kind {
+            SourceKind::Stdin {
+                max_line_bytes,
+                format,
+                multiline,
+            } => {
+                let settings = source::stdin::StdinSettings {
+                    max_line_bytes: *max_line_bytes,
+                    format: *format,
+                    multiline: multiline.clone(),
+                };
                 sources.spawn(source::stdin::run(
                     context,
                     std::io::stdin(),
-                    max_line_bytes,
+                    settings,
                     tx,
                     stop,
                 ));
+            }
+            SourceKind::File(file) => {
+                let settings = file_source_settings(&config, &source.id, file);
+                // File reads block: the source runs on a thread of the blocking pool.
+                sources.spawn_blocking(move || {
+                    source::file::run_blocking(context, settings, tx, stop)
+                });
             }
         }
     }
@@ -167,6 +183,32 @@ pub async fn run(
         tracing::info!("shutdown complete");
         Outcome::Drained
     })
+}
+
+fn file_source_settings(
+    config: &Config,
+    id: &str,
+    file: &crate::config::validate::FileSourceConfig,
+) -> source::file::FileSourceSettings {
+    source::file::FileSourceSettings {
+        tailer: source::file::tailer::TailerSettings {
+            source_id: Arc::from(id),
+            include: file.include.clone(),
+            exclude: file.exclude.clone(),
+            read_from: file.read_from,
+            format: file.format,
+            multiline: file.multiline.clone(),
+            max_line_bytes: file.max_line_bytes,
+            max_open_files: file.max_open_files,
+            rotate_wait: file.rotate_wait,
+            batch_max_events: config.batch_max_events,
+            read_budget_bytes: 256 * 1024,
+        },
+        data_dir: config.data_dir.clone(),
+        discovery_interval: file.discovery_interval,
+        poll_interval: file.poll_interval,
+        checkpoint_interval: file.checkpoint_interval,
+    }
 }
 
 /// Logs a finished sink task; returns whether it failed.

@@ -3,6 +3,8 @@
 //! default is described in `docs/configuration.md` (keep the two in step).
 
 use super::duration::HumanDuration;
+use crate::logs::frame::{ContainerFormat, MultilineMode};
+use crate::logs::source::file::tailer::ReadFrom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -12,6 +14,10 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// `sidecar` (next to one service) or `node_agent` (one per node): sets defaults that
+    /// differ between the two, such as where a file source starts on its first run.
+    #[serde(default)]
+    pub role: Role,
     /// Where the agent keeps its state (checkpoints, disk buffer).
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
@@ -23,6 +29,14 @@ pub struct ConfigFile {
     pub pipeline: PipelineSection,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Sidecar,
+    NodeAgent,
 }
 
 fn default_data_dir() -> String {
@@ -103,6 +117,8 @@ impl Default for PipelineSection {
 pub enum SourceSpec {
     /// Lines from the process's standard input.
     Stdin(StdinSource),
+    /// Files matched by globs, tailed through rotation and restarts.
+    File(FileSource),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +127,11 @@ pub struct StdinSource {
     /// Longer lines are cut at this size and marked as truncated.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Container-log framing of the input: auto, cri, docker or raw.
+    #[serde(default)]
+    pub format: ContainerFormat,
+    #[serde(default)]
+    pub multiline: MultilineSection,
 }
 
 fn default_max_line_bytes() -> usize {
@@ -121,6 +142,104 @@ impl Default for StdinSource {
     fn default() -> Self {
         Self {
             max_line_bytes: default_max_line_bytes(),
+            format: ContainerFormat::default(),
+            multiline: MultilineSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// Glob patterns of the files to read (`**` matches any number of directories).
+    pub include: Vec<String>,
+    /// Glob patterns of files not to read, even when included.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Where to start in files found on the source's first start (no checkpoint yet);
+    /// defaults by `role`: `beginning` for a sidecar, `end` for a node agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<ReadFrom>,
+    /// Container-log framing: auto (per file), cri, docker or raw.
+    #[serde(default)]
+    pub format: ContainerFormat,
+    #[serde(default)]
+    pub multiline: MultilineSection,
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// Files held open at most; more wait, and files read to their end make room.
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: usize,
+    /// After a rotation, how long the old file keeps being read once at its end.
+    #[serde(default = "default_rotate_wait")]
+    pub rotate_wait: HumanDuration,
+    /// How often the globs are matched again (inotify events also trigger it).
+    #[serde(default = "default_discovery_interval")]
+    pub discovery_interval: HumanDuration,
+    /// How often open files are checked for new data without an inotify event.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: HumanDuration,
+    /// How often acknowledged progress is written to the checkpoint; 0s writes on every change.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: HumanDuration,
+}
+
+fn default_max_open_files() -> usize {
+    1024
+}
+
+fn default_rotate_wait() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_discovery_interval() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
+
+fn default_poll_interval() -> HumanDuration {
+    HumanDuration::from_millis(250)
+}
+
+fn default_checkpoint_interval() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultilineSection {
+    /// auto (every built-in rule), none, java, python, go, ruby, nodejs, or custom.
+    #[serde(default)]
+    pub mode: MultilineMode,
+    /// custom: a line matching this regex starts a new event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_pattern: Option<String>,
+    /// custom: a line matching this regex continues the current event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_pattern: Option<String>,
+    /// An event ends when no line has joined it for this long.
+    #[serde(default = "default_multiline_timeout")]
+    pub timeout: HumanDuration,
+    /// An event ends at this many lines.
+    #[serde(default = "default_multiline_max_lines")]
+    pub max_lines: usize,
+}
+
+fn default_multiline_timeout() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
+
+fn default_multiline_max_lines() -> usize {
+    500
+}
+
+impl Default for MultilineSection {
+    fn default() -> Self {
+        Self {
+            mode: MultilineMode::default(),
+            start_pattern: None,
+            continue_pattern: None,
+            timeout: default_multiline_timeout(),
+            max_lines: default_multiline_max_lines(),
         }
     }
 }

@@ -2,14 +2,17 @@
 //! problem found, each with its field path.
 
 use super::diagnostics::{Diagnostic, did_you_mean};
-use super::raw::{ConfigFile, SinkSpec, SourceSpec};
+use super::raw::{ConfigFile, MultilineSection, Role, SinkSpec, SourceSpec};
+use crate::logs::frame::{ContainerFormat, MultilineMode, MultilineSettings};
+use crate::logs::source::file::discovery::Discovery;
+use crate::logs::source::file::tailer::ReadFrom;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// A configuration that passed validation: every value here is usable as it is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub admin_listen: SocketAddr,
@@ -20,18 +23,38 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub id: String,
     pub kind: SourceKind,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum SourceKind {
-    Stdin { max_line_bytes: usize },
+    Stdin {
+        max_line_bytes: usize,
+        format: ContainerFormat,
+        multiline: MultilineSettings,
+    },
+    File(FileSourceConfig),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
+pub struct FileSourceConfig {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub read_from: ReadFrom,
+    pub format: ContainerFormat,
+    pub multiline: MultilineSettings,
+    pub max_line_bytes: usize,
+    pub max_open_files: usize,
+    pub rotate_wait: Duration,
+    pub discovery_interval: Duration,
+    pub poll_interval: Duration,
+    pub checkpoint_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub id: String,
     /// Resolved: the source ids feeding this sink (never empty).
@@ -50,6 +73,7 @@ const MAX_GRACE: Duration = Duration::from_secs(3600);
 
 pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     let mut problems = Vec::new();
+    let role = file.role;
 
     let admin_listen = match file.admin.listen.parse::<SocketAddr>() {
         Ok(address) => Some(address),
@@ -110,16 +134,86 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             check_component_id(&mut problems, "sources", id);
             let kind = match spec {
                 SourceSpec::Stdin(stdin) => {
-                    check_range(
-                        &mut problems,
-                        &format!("sources.{id}.max_line_bytes"),
-                        stdin.max_line_bytes,
-                        MIN_LINE_BYTES,
-                        MAX_LINE_BYTES,
-                    );
+                    let path = format!("sources.{id}");
+                    check_line_bytes(&mut problems, &path, stdin.max_line_bytes);
                     SourceKind::Stdin {
                         max_line_bytes: stdin.max_line_bytes,
+                        format: stdin.format,
+                        multiline: multiline(
+                            &mut problems,
+                            &path,
+                            &stdin.multiline,
+                            stdin.max_line_bytes,
+                        ),
                     }
+                }
+                SourceSpec::File(file) => {
+                    let path = format!("sources.{id}");
+                    check_line_bytes(&mut problems, &path, file.max_line_bytes);
+                    if file.include.is_empty() {
+                        problems.push(Diagnostic::new(
+                            format!("{path}.include"),
+                            "at least one glob pattern is required",
+                        ));
+                    }
+                    for (field, patterns) in
+                        [("include", &file.include), ("exclude", &file.exclude)]
+                    {
+                        for (index, pattern) in patterns.iter().enumerate() {
+                            if let Err(error) = Discovery::new(std::slice::from_ref(pattern), &[]) {
+                                problems.push(Diagnostic::new(
+                                    format!("{path}.{field}[{index}]"),
+                                    format!("invalid glob `{pattern}`: {}", error.kind()),
+                                ));
+                            }
+                        }
+                    }
+                    check_range(
+                        &mut problems,
+                        &format!("{path}.max_open_files"),
+                        file.max_open_files,
+                        1,
+                        1_000_000,
+                    );
+                    for (field, value) in [
+                        ("discovery_interval", file.discovery_interval),
+                        ("poll_interval", file.poll_interval),
+                    ] {
+                        if value.0.is_zero() || value.0 > Duration::from_secs(3600) {
+                            problems.push(Diagnostic::new(
+                                format!("{path}.{field}"),
+                                format!("must be between 1ms and 1h, got {value}"),
+                            ));
+                        }
+                    }
+                    if file.checkpoint_interval.0 > Duration::from_secs(3600) {
+                        problems.push(Diagnostic::new(
+                            format!("{path}.checkpoint_interval"),
+                            format!("must be at most 1h, got {}", file.checkpoint_interval),
+                        ));
+                    }
+                    let default_read_from = match role {
+                        Role::Sidecar => ReadFrom::Beginning,
+                        Role::NodeAgent => ReadFrom::End,
+                    };
+                    SourceKind::File(FileSourceConfig {
+                        include: file.include.clone(),
+                        exclude: file.exclude.clone(),
+                        read_from: file.read_from.unwrap_or(default_read_from),
+                        format: file.format,
+                        multiline: multiline(
+                            &mut problems,
+                            &path,
+                            &file.multiline,
+                            file.max_line_bytes,
+                        ),
+                        max_line_bytes: file.max_line_bytes,
+                        max_open_files: file.max_open_files,
+                        rotate_wait: file.rotate_wait.0,
+                        discovery_interval: file.discovery_interval.0,
+                        poll_interval: file.poll_interval.0,
+                        checkpoint_interval: file.checkpoint_interval.0,
+                    })
                 }
             };
             SourceConfig {
@@ -179,6 +273,82 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             sinks,
         }),
         _ => Err(problems),
+    }
+}
+
+fn check_line_bytes(problems: &mut Vec<Diagnostic>, source_path: &str, value: usize) {
+    check_range(
+        problems,
+        &format!("{source_path}.max_line_bytes"),
+        value,
+        MIN_LINE_BYTES,
+        MAX_LINE_BYTES,
+    );
+}
+
+fn multiline(
+    problems: &mut Vec<Diagnostic>,
+    source_path: &str,
+    section: &MultilineSection,
+    max_line_bytes: usize,
+) -> MultilineSettings {
+    let path = format!("{source_path}.multiline");
+    let mut compile = |field: &str, pattern: &Option<String>| {
+        pattern
+            .as_ref()
+            .and_then(|pattern| match regex::bytes::Regex::new(pattern) {
+                Ok(regex) => Some(regex),
+                Err(error) => {
+                    let reason = error
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    problems.push(Diagnostic::new(
+                        format!("{path}.{field}"),
+                        format!("invalid regular expression: {reason}"),
+                    ));
+                    None
+                }
+            })
+    };
+    let start_pattern = compile("start_pattern", &section.start_pattern);
+    let continue_pattern = compile("continue_pattern", &section.continue_pattern);
+    let has_patterns = section.start_pattern.is_some() || section.continue_pattern.is_some();
+    if section.mode == MultilineMode::Custom && !has_patterns {
+        problems.push(Diagnostic::new(
+            format!("{path}.mode"),
+            "`custom` needs `start_pattern` or `continue_pattern`",
+        ));
+    }
+    if section.mode != MultilineMode::Custom && has_patterns {
+        problems.push(Diagnostic::new(
+            format!("{path}.mode"),
+            "patterns are used only with `mode: custom`",
+        ));
+    }
+    check_range(
+        problems,
+        &format!("{path}.max_lines"),
+        section.max_lines,
+        1,
+        100_000,
+    );
+    if section.timeout.0.is_zero() {
+        problems.push(Diagnostic::new(
+            format!("{path}.timeout"),
+            "must be more than 0s",
+        ));
+    }
+    MultilineSettings {
+        mode: section.mode,
+        start_pattern,
+        continue_pattern,
+        timeout: section.timeout.0,
+        max_lines: section.max_lines,
+        max_bytes: max_line_bytes,
     }
 }
 

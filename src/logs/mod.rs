@@ -2,6 +2,7 @@
 //! normalize stage that turns raw lines into records.
 
 pub mod frame;
+pub mod kubernetes;
 pub mod level;
 pub mod normalize;
 pub mod parse;

@@ -1,6 +1,7 @@
 //! The canonical record every event is normalized into (see `docs/log-schema.md`). Fields
 //! serialize in declaration order, so the JSON line sent out has a stable key order.
 
+use super::kubernetes::KubernetesMeta;
 use super::level::Level;
 use super::timestamp::format_rfc3339_nanos;
 use serde::{Serialize, Serializer};
@@ -31,12 +32,15 @@ pub struct Record {
 pub struct SourceInfo {
     /// The detected (or forced) format: `json`, `plain`, …
     pub format: &'static str,
-    /// Where `ts` came from: `event` (the line itself) or `read` (the agent's clock).
+    /// Where `ts` came from: `event` (the line itself), `container` (the runtime's time) or
+    /// `read` (the agent's clock).
     pub ts_origin: TsOrigin,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream: Option<Arc<str>>,
+    pub stream: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<Arc<KubernetesMeta>>,
     /// The line was longer than the limit and was cut.
     #[serde(skip_serializing_if = "is_false")]
     pub truncated: bool,

@@ -1,6 +1,7 @@
 //! What travels between stages: raw lines from sources, normalized records to sinks.
 
 use super::ack::AckToken;
+use crate::logs::kubernetes::KubernetesMeta;
 use crate::logs::record::Record;
 use std::sync::Arc;
 
@@ -11,6 +12,10 @@ pub struct RawLine {
     pub bytes: Vec<u8>,
     /// When the agent read it (Unix nanoseconds); the event's own time is preferred later.
     pub read_time_ns: i64,
+    /// The container runtime's time for the line (CRI, Docker), when there is one.
+    pub container_time_ns: Option<i64>,
+    /// `stdout` / `stderr` for container logs, `stdin` for the stdin source.
+    pub stream: Option<&'static str>,
     /// The line was longer than `max_line_bytes` and was cut.
     pub truncated: bool,
 }
@@ -19,9 +24,9 @@ pub struct RawLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub source_id: Arc<str>,
-    /// `stdout` / `stderr` where known (container logs, stdin).
-    pub stream: Option<Arc<str>>,
     pub file: Option<Arc<str>>,
+    /// From the path of a Kubernetes container log.
+    pub kubernetes: Option<Arc<KubernetesMeta>>,
 }
 
 /// Lines a source hands to the pipeline at once; acknowledged as one.

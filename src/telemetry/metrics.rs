@@ -3,7 +3,9 @@
 //! off the hot path.
 
 use crate::build_info;
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -17,6 +19,45 @@ pub struct AgentMetrics {
     lines_truncated: IntCounterVec,
     invalid_utf8_lines: IntCounterVec,
     component_ready: IntGaugeVec,
+    files_watched: IntGaugeVec,
+    files_open: IntGaugeVec,
+    file_rotations: IntCounterVec,
+    file_truncations: IntCounterVec,
+    checkpoint_writes: IntCounterVec,
+    checkpoint_errors: IntCounterVec,
+    container_format_errors: IntCounterVec,
+    file_read_lag: IntGaugeVec,
+}
+
+/// Metrics of one file source.
+#[derive(Clone)]
+pub struct FileSourceMetrics {
+    pub files_watched: IntGauge,
+    pub files_open: IntGauge,
+    pub rotations: IntCounter,
+    pub truncations: IntCounter,
+    pub checkpoint_writes: IntCounter,
+    pub checkpoint_write_errors: IntCounter,
+    pub checkpoint_corrupt: IntCounter,
+    pub container_format_errors: IntCounter,
+    read_lag: IntGaugeVec,
+    component: String,
+}
+
+impl FileSourceMetrics {
+    /// Bytes of `file` not read yet.
+    pub fn set_read_lag(&self, file: &str, bytes: u64) {
+        self.read_lag
+            .with_label_values(&[self.component.as_str(), file])
+            .set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// The file is no longer read: its series goes away.
+    pub fn forget_file(&self, file: &str) {
+        let _ = self
+            .read_lag
+            .remove_label_values(&[self.component.as_str(), file]);
+    }
 }
 
 /// Counters of one source.
@@ -79,6 +120,54 @@ impl AgentMetrics {
             "Lines that were not valid UTF-8 (kept, with invalid bytes replaced).",
             &["component"],
         );
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let vec = IntGaugeVec::new(Opts::new(name, help), labels)
+                .expect("static metric definitions are valid");
+            registry
+                .register(Box::new(vec.clone()))
+                .expect("each metric is registered once");
+            vec
+        };
+        let files_watched = gauge(
+            "vigia_files_watched",
+            "Files a file source knows: being read, waiting to be read, or rotated and draining.",
+            &["component"],
+        );
+        let files_open = gauge(
+            "vigia_files_open",
+            "Files a file source holds open (bounded by max_open_files).",
+            &["component"],
+        );
+        let file_rotations = counter(
+            "vigia_file_rotations_total",
+            "Rotations seen: a watched path now names a new file.",
+            &["component"],
+        );
+        let file_truncations = counter(
+            "vigia_file_truncations_total",
+            "Files found shorter than the read offset (copytruncate): reading restarted at 0.",
+            &["component"],
+        );
+        let checkpoint_writes = counter(
+            "vigia_checkpoint_writes_total",
+            "Checkpoint files written.",
+            &["component"],
+        );
+        let checkpoint_errors = counter(
+            "vigia_checkpoint_errors_total",
+            "Checkpoint problems, by kind: write (could not write), corrupt (unusable at start).",
+            &["component", "kind"],
+        );
+        let container_format_errors = counter(
+            "vigia_container_format_errors_total",
+            "Lines of a CRI or Docker log that were not in that format (kept as raw lines).",
+            &["component"],
+        );
+        let file_read_lag = gauge(
+            "vigia_file_read_lag_bytes",
+            "Bytes of a file not read yet (its size minus the read offset).",
+            &["component", "file"],
+        );
         let component_ready = IntGaugeVec::new(
             Opts::new(
                 "vigia_component_ready",
@@ -128,6 +217,33 @@ impl AgentMetrics {
             lines_truncated,
             invalid_utf8_lines,
             component_ready,
+            files_watched,
+            files_open,
+            file_rotations,
+            file_truncations,
+            checkpoint_writes,
+            checkpoint_errors,
+            container_format_errors,
+            file_read_lag,
+        }
+    }
+
+    pub fn file_source(&self, component: &str) -> FileSourceMetrics {
+        FileSourceMetrics {
+            files_watched: self.files_watched.with_label_values(&[component]),
+            files_open: self.files_open.with_label_values(&[component]),
+            rotations: self.file_rotations.with_label_values(&[component]),
+            truncations: self.file_truncations.with_label_values(&[component]),
+            checkpoint_writes: self.checkpoint_writes.with_label_values(&[component]),
+            checkpoint_write_errors: self
+                .checkpoint_errors
+                .with_label_values(&[component, "write"]),
+            checkpoint_corrupt: self
+                .checkpoint_errors
+                .with_label_values(&[component, "corrupt"]),
+            container_format_errors: self.container_format_errors.with_label_values(&[component]),
+            read_lag: self.file_read_lag.clone(),
+            component: component.to_owned(),
         }
     }
 

@@ -32,7 +32,7 @@ fn every_configuration_field_is_documented() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
     )
     .unwrap();
-    let names = field_names(&resolved, &["app", "out"]);
+    let names = field_names(&resolved, &["app", "files", "out"]);
     assert!(names.len() >= 8, "{names:?}");
     for name in names.iter().filter(|n| *n != "type") {
         assert!(

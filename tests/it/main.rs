@@ -4,5 +4,6 @@ mod admin;
 mod cli;
 mod docs;
 mod examples;
+mod file_source;
 mod run;
 mod support;

@@ -155,6 +155,7 @@ mod tests {
             ts_origin: TsOrigin::Read,
             stream: None,
             file: None,
+            kubernetes: None,
             truncated: false,
             invalid_utf8: false,
         }

@@ -15,14 +15,22 @@ pub fn parse_line(line: &RawLine, origin: &Origin) -> Record {
     let source = SourceInfo {
         format: plain::FORMAT,
         ts_origin: TsOrigin::Read,
-        stream: origin.stream.clone(),
+        stream: line.stream,
         file: origin.file.clone(),
+        kubernetes: origin.kubernetes.clone(),
         truncated: line.truncated,
         invalid_utf8,
     };
-    let mut record = json::parse(&text, line.read_time_ns, source.clone())
-        .unwrap_or_else(|| plain::parse(&text, line.read_time_ns, source));
-    record.source.truncated = line.truncated;
+    // Without a time of its own, an event takes the container runtime's, else the read time.
+    let (fallback_ts, fallback_origin) = match line.container_time_ns {
+        Some(ts) => (ts, TsOrigin::Container),
+        None => (line.read_time_ns, TsOrigin::Read),
+    };
+    let mut record = json::parse(&text, fallback_ts, source.clone())
+        .unwrap_or_else(|| plain::parse(&text, fallback_ts, source));
+    if record.source.ts_origin == TsOrigin::Read {
+        record.source.ts_origin = fallback_origin;
+    }
     record
 }
 
@@ -36,8 +44,8 @@ mod tests {
     fn origin() -> Origin {
         Origin {
             source_id: Arc::from("app"),
-            stream: None,
             file: None,
+            kubernetes: None,
         }
     }
 
@@ -45,6 +53,8 @@ mod tests {
         RawLine {
             bytes: bytes.to_vec(),
             read_time_ns: 1_700_000_000_000_000_000,
+            container_time_ns: None,
+            stream: None,
             truncated: false,
         }
     }
@@ -55,6 +65,20 @@ mod tests {
         assert_eq!((json.level, json.source.format), (Level::Error, "json"));
         let plain = parse_line(&raw(b"WARN disk 91% full"), &origin());
         assert_eq!((plain.level, plain.source.format), (Level::Warn, "plain"));
+    }
+
+    #[test]
+    fn the_container_time_is_used_when_the_event_has_none() {
+        let mut line = raw(b"GET /healthz 200");
+        line.container_time_ns = Some(1_714_557_600_000_000_000);
+        let record = parse_line(&line, &origin());
+        assert_eq!(record.ts, 1_714_557_600_000_000_000);
+        assert_eq!(record.source.ts_origin, TsOrigin::Container);
+        let mut line = raw(br#"{"time":"2024-05-01T10:00:05Z","msg":"own time wins"}"#);
+        line.container_time_ns = Some(1);
+        let record = parse_line(&line, &origin());
+        assert_eq!(record.ts, 1_714_557_605_000_000_000);
+        assert_eq!(record.source.ts_origin, TsOrigin::Event);
     }
 
     #[test]

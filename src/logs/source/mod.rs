@@ -1,6 +1,7 @@
 //! Sources: where lines come from. Each hands [`LineBatch`](crate::pipeline::LineBatch)es to the
 //! pipeline through a bounded channel and learns from the ack path when they are delivered.
 
+pub mod file;
 pub mod stdin;
 
 use crate::admin::ComponentHealth;

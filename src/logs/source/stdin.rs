@@ -1,48 +1,48 @@
 //! The stdin source: `some-service | vigia run`.
 //!
-//! A blocking read of stdin cannot be cancelled, so a dedicated thread reads and frames lines
-//! and hands them to an async task through a channel of one; the async task numbers the
-//! batches, forwards them into the pipeline and, on shutdown, stops forwarding (stop reading)
-//! and then waits for every batch it forwarded to be acknowledged. End of input ends the
-//! source the same way.
+//! A blocking read of stdin cannot be cancelled, so a dedicated thread only reads chunks and
+//! hands them over through a channel of one; the async task frames them (the same framing and
+//! multiline stages as files), flushes multiline events on their timeout, numbers the
+//! batches and forwards them. On shutdown it stops forwarding (stop reading) and waits for
+//! every batch it forwarded to be acknowledged. End of input ends the source the same way.
 
 use super::SourceContext;
-use crate::logs::frame::{FramedLine, LineSplitter};
+use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Ack, Acker, BatchStatus, LineBatch, Origin, RawLine};
 use prometheus::IntCounter;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// How stdin is framed.
+#[derive(Debug, Clone)]
+pub struct StdinSettings {
+    pub max_line_bytes: usize,
+    pub format: ContainerFormat,
+    pub multiline: MultilineSettings,
+}
 
 /// Reads `reader` (stdin in production) until end of input or `stop`, then waits for every
 /// forwarded batch to be acknowledged. Returns the number of events read.
 pub async fn run(
     context: SourceContext,
     reader: impl Read + Send + 'static,
-    max_line_bytes: usize,
+    settings: StdinSettings,
     out: mpsc::Sender<LineBatch>,
     stop: CancellationToken,
 ) -> u64 {
-    let (lines_tx, mut lines_rx) = mpsc::channel::<Vec<RawLine>>(1);
+    let (chunks_tx, mut chunks_rx) = mpsc::channel::<Vec<u8>>(1);
     let counters = context.metrics.source(&context.id);
-    let reader_counters = counters.clone();
-    let batch_max = context.batch_max_events;
+    let bytes = counters.bytes.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("vigia-{}", context.id))
-        .spawn(move || {
-            read_lines(
-                reader,
-                max_line_bytes,
-                batch_max,
-                &lines_tx,
-                &reader_counters,
-            )
-        });
+        .spawn(move || read_chunks(reader, &chunks_tx, &bytes));
     if let Err(error) = spawned {
         context
             .health
@@ -52,39 +52,64 @@ pub async fn run(
 
     let origin = Arc::new(Origin {
         source_id: context.id.clone(),
-        stream: Some(Arc::from("stdin")),
         file: None,
+        kubernetes: None,
     });
+    let mut framer = Framer::new(
+        settings.format,
+        settings.multiline,
+        settings.max_line_bytes,
+        0,
+    );
     let mut in_flight = InFlight::new(&context);
+    let mut events = Vec::new();
+    let mut total = 0u64;
     context.health.running();
-    let mut events = 0u64;
     loop {
+        let deadline = framer.next_deadline();
         tokio::select! {
             _ = stop.cancelled() => {
-                // Stop reading, but keep what the reader thread already framed.
-                while let Ok(lines) = lines_rx.try_recv() {
-                    events += lines.len() as u64;
-                    let _ = out.send(in_flight.batch(&origin, lines)).await;
+                // Stop reading, but deliver what was already read: stdin cannot be read again.
+                while let Ok(chunk) = chunks_rx.try_recv() {
+                    framer.push(&chunk, Instant::now(), &mut events);
                 }
+                framer.finish(Instant::now(), &mut events);
+                total += in_flight.forward(&origin, &mut events, context.batch_max_events, &counters, &out).await;
                 break;
             }
-            lines = lines_rx.recv() => match lines {
-                Some(lines) => {
-                    events += lines.len() as u64;
-                    if out.send(in_flight.batch(&origin, lines)).await.is_err() {
-                        break;
-                    }
+            chunk = chunks_rx.recv() => match chunk {
+                Some(chunk) => framer.push(&chunk, Instant::now(), &mut events),
+                None => {
+                    framer.finish(Instant::now(), &mut events);
+                    total += in_flight.forward(&origin, &mut events, context.batch_max_events, &counters, &out).await;
+                    break;
                 }
-                None => break,
             },
+            _ = sleep_until(deadline) => framer.flush_expired(Instant::now(), &mut events),
             Some(ack) = in_flight.acks.recv() => in_flight.finished(ack),
         }
+        total += in_flight
+            .forward(
+                &origin,
+                &mut events,
+                context.batch_max_events,
+                &counters,
+                &out,
+            )
+            .await;
     }
     drop(out);
     in_flight.drain().await;
     context.health.finished();
-    tracing::info!(source = %context.id, events, "stdin source finished");
-    events
+    tracing::info!(source = %context.id, events = total, "stdin source finished");
+    total
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Batches handed to the pipeline and not yet finished, and the count of events by outcome.
@@ -110,18 +135,56 @@ impl InFlight {
         }
     }
 
-    fn batch(&mut self, origin: &Arc<Origin>, lines: Vec<RawLine>) -> LineBatch {
-        let acker = self
-            .acker
-            .as_mut()
-            .expect("no batches are issued after drain");
-        let (batch, ack) = acker.issue();
-        self.events_by_batch.insert(batch, lines.len() as u64);
-        LineBatch {
-            origin: origin.clone(),
-            lines,
-            ack,
+    /// Sends `events` in batches; returns how many were sent.
+    async fn forward(
+        &mut self,
+        origin: &Arc<Origin>,
+        events: &mut Vec<CompleteLine>,
+        batch_max: usize,
+        counters: &crate::telemetry::metrics::SourceCounters,
+        out: &mpsc::Sender<LineBatch>,
+    ) -> u64 {
+        let mut sent = 0;
+        if events.is_empty() {
+            return 0;
         }
+        let read_time_ns = now_nanos();
+        let mut drained = events.drain(..).peekable();
+        while drained.peek().is_some() {
+            let lines: Vec<RawLine> = drained
+                .by_ref()
+                .take(batch_max.max(1))
+                .map(|event| RawLine {
+                    bytes: event.bytes,
+                    read_time_ns,
+                    container_time_ns: event.time_ns,
+                    stream: event.stream.or(Some("stdin")),
+                    truncated: event.truncated,
+                })
+                .collect();
+            let count = lines.len() as u64;
+            counters.events.inc_by(count);
+            let truncated = lines.iter().filter(|l| l.truncated).count() as u64;
+            if truncated > 0 {
+                counters.truncated.inc_by(truncated);
+            }
+            let acker = self
+                .acker
+                .as_mut()
+                .expect("no batches are issued after drain");
+            let (batch, ack) = acker.issue();
+            self.events_by_batch.insert(batch, count);
+            let batch = LineBatch {
+                origin: origin.clone(),
+                lines,
+                ack,
+            };
+            if out.send(batch).await.is_err() {
+                break;
+            }
+            sent += count;
+        }
+        sent
     }
 
     fn finished(&mut self, ack: Ack) {
@@ -142,66 +205,22 @@ impl InFlight {
     }
 }
 
-/// The reader thread: frames lines and sends them in batches; blocks when the pipeline is full.
-fn read_lines(
-    mut reader: impl Read,
-    max_line_bytes: usize,
-    batch_max: usize,
-    out: &mpsc::Sender<Vec<RawLine>>,
-    counters: &crate::telemetry::metrics::SourceCounters,
-) {
-    let mut splitter = LineSplitter::new(max_line_bytes);
+/// The reader thread: hands over chunks as they come; blocks when the pipeline is full.
+fn read_chunks(mut reader: impl Read, out: &mpsc::Sender<Vec<u8>>, bytes: &IntCounter) {
     let mut buffer = vec![0u8; READ_CHUNK_BYTES];
-    let mut framed = Vec::new();
     loop {
         let read = match reader.read(&mut buffer) {
-            Ok(0) => break,
+            Ok(0) => return,
             Ok(read) => read,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => {
                 tracing::error!(%error, "cannot read standard input; treating it as ended");
-                break;
+                return;
             }
         };
-        counters.bytes.inc_by(read as u64);
-        splitter.push(&buffer[..read], &mut framed);
-        if !send_framed(&mut framed, batch_max, out, counters) {
+        bytes.inc_by(read as u64);
+        if out.blocking_send(buffer[..read].to_vec()).is_err() {
             return;
-        }
-    }
-    framed.extend(splitter.finish());
-    send_framed(&mut framed, batch_max, out, counters);
-}
-
-/// Returns false when the pipeline is gone.
-fn send_framed(
-    framed: &mut Vec<FramedLine>,
-    batch_max: usize,
-    out: &mpsc::Sender<Vec<RawLine>>,
-    counters: &crate::telemetry::metrics::SourceCounters,
-) -> bool {
-    if framed.is_empty() {
-        return true;
-    }
-    let read_time_ns = now_nanos();
-    let mut lines = framed.drain(..).map(|line| RawLine {
-        bytes: line.bytes,
-        read_time_ns,
-        truncated: line.truncated,
-    });
-    loop {
-        let batch: Vec<RawLine> = lines.by_ref().take(batch_max).collect();
-        if batch.is_empty() {
-            return true;
-        }
-        counters.events.inc_by(batch.len() as u64);
-        let truncated = batch.iter().filter(|l| l.truncated).count() as u64;
-        if truncated > 0 {
-            counters.truncated.inc_by(truncated);
-            tracing::debug!(truncated, "lines longer than max_line_bytes were truncated");
-        }
-        if out.blocking_send(batch).is_err() {
-            return false;
         }
     }
 }

@@ -53,6 +53,10 @@ impl Agent {
         Agent { child, admin, logs }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stdin(&mut self) -> &mut ChildStdin {
         self.child.stdin.as_mut().expect("stdin is piped")
     }

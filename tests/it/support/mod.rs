@@ -1,6 +1,7 @@
 //! Shared test support: running the real `vigia` binary, golden files, bounded waits.
 
 pub mod agent;
+pub mod files;
 pub mod golden;
 
 use std::time::{Duration, Instant};
