@@ -68,8 +68,9 @@ pub fn run_blocking(
     }
     context.health.running();
     let events_before = counters.events.get();
+    let runtime = tokio::runtime::Handle::current();
+    let mut checkpoints = Checkpointing::new(settings.checkpoint_interval);
     let mut next_discovery = Instant::now();
-    let mut next_checkpoint = Instant::now();
     'running: while !stop.is_cancelled() {
         let now = Instant::now();
         tailer.handle_acks();
@@ -78,15 +79,12 @@ pub fn run_blocking(
             next_discovery = now + settings.discovery_interval;
         }
         for batch in tailer.poll(now) {
-            if out.blocking_send(batch).is_err() {
+            if !send(&runtime, &out, batch, &mut tailer, &mut checkpoints) {
                 break 'running;
             }
         }
         tailer.handle_acks();
-        if tailer.checkpoint_dirty() && Instant::now() >= next_checkpoint {
-            tailer.save_checkpoint();
-            next_checkpoint = Instant::now() + settings.checkpoint_interval;
-        }
+        checkpoints.maybe_save(&mut tailer);
         if !tailer.has_backlog() {
             let mut wait = settings
                 .poll_interval
@@ -95,7 +93,7 @@ pub fn run_blocking(
                 wait = wait.min(deadline.saturating_duration_since(Instant::now()));
             }
             if tailer.checkpoint_dirty() {
-                wait = wait.min(next_checkpoint.saturating_duration_since(Instant::now()));
+                wait = wait.min(checkpoints.next.saturating_duration_since(Instant::now()));
             }
             wakeup.wait(wait.max(Duration::from_millis(1)));
         }
@@ -106,4 +104,59 @@ pub fn run_blocking(
     let events = counters.events.get() - events_before;
     tracing::info!(source = %context.id, events, "file source stopped; checkpoint written");
     events
+}
+
+/// Writes the checkpoint when progress moved, at most once per interval.
+struct Checkpointing {
+    interval: Duration,
+    next: Instant,
+}
+
+impl Checkpointing {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            next: Instant::now(),
+        }
+    }
+
+    fn maybe_save(&mut self, tailer: &mut Tailer) {
+        if tailer.checkpoint_dirty() && Instant::now() >= self.next {
+            tailer.save_checkpoint();
+            self.next = Instant::now() + self.interval;
+        }
+    }
+}
+
+/// Sends one batch, waiting for room; while it waits, acks keep being applied and the
+/// checkpoint kept current, so a crash during backpressure replays only what is in flight.
+/// Returns false when the pipeline is gone.
+fn send(
+    runtime: &tokio::runtime::Handle,
+    out: &mpsc::Sender<LineBatch>,
+    batch: LineBatch,
+    tailer: &mut Tailer,
+    checkpoints: &mut Checkpointing,
+) -> bool {
+    let mut batch = batch;
+    loop {
+        match out.try_send(batch) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(back)) => batch = back,
+        }
+        tailer.handle_acks();
+        checkpoints.maybe_save(tailer);
+        let reserved = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(20), out.reserve()).await
+        });
+        match reserved {
+            Ok(Ok(permit)) => {
+                permit.send(batch);
+                return true;
+            }
+            Ok(Err(_closed)) => return false,
+            Err(_timeout) => {}
+        }
+    }
 }

@@ -8,7 +8,8 @@
 //! end (and for `rotate_wait` more, in case the writer still flushes into it) before it is
 //! released; the new file is read only once the old one has reached its end, so lines stay in
 //! order. A renamed file is the same file. A file shorter than the read offset was truncated
-//! (copytruncate): reading restarts at 0. A deleted file is read to its end, then released.
+//! (copytruncate): reading restarts at 0. A deleted file is read to its end and released
+//! `rotate_wait` after the deletion was noticed (a writer may still hold it open briefly).
 
 use super::checkpoint::{CheckpointEntry, CheckpointStore, Loaded};
 use super::discovery::Discovery;
@@ -23,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,13 +80,15 @@ struct Tailed {
     /// The file that had this path before; this one waits until that one is read to its end.
     after: Option<FileKey>,
     at_end: bool,
-    deleted: bool,
     /// Waiting in the open queue (the open-file cap is reached).
     wants_open: bool,
     /// Found by the first scan of a first start: `read_from` applies to it.
     initial: bool,
     /// Rotated, read to its end and flushed: its handle is released.
     release: bool,
+    /// Matched by the last discovery. A released file that still matches stays known (at its
+    /// end) so a restart does not read it again; one that is gone is forgotten.
+    matched: bool,
 }
 
 pub struct Tailer {
@@ -182,6 +184,7 @@ impl Tailer {
             let key = FileKey::of(&metadata);
             seen.push(key);
             if let Some(known) = self.files.get_mut(&key) {
+                known.matched = true;
                 if known.path != path {
                     // Renamed within the include set: still the same file.
                     known.path = path.clone();
@@ -204,7 +207,8 @@ impl Tailer {
             self.add_file(path, key, previous, initial);
         }
         for (key, known) in &mut self.files {
-            if known.state == FileState::Active && !seen.contains(key) {
+            known.matched = seen.contains(key);
+            if known.state == FileState::Active && !known.matched {
                 // Renamed out of the include set, or deleted.
                 known.state = FileState::Rotated { since: now };
                 self.metrics.rotations.inc();
@@ -266,10 +270,10 @@ impl Tailer {
                 state: FileState::Active,
                 after,
                 at_end: false,
-                deleted: false,
                 wants_open: true,
                 initial,
                 release: false,
+                matched: true,
             },
         );
         self.open_queue.push_back(key);
@@ -316,7 +320,6 @@ impl Tailer {
 
     /// Opens a known file and decides where to read from. Returns whether it is open.
     fn open_file(&mut self, key: FileKey) -> bool {
-        let resume = self.resume.remove(&key);
         let settings = &self.settings;
         let Some(tailed) = self.files.get_mut(&key) else {
             return false;
@@ -336,7 +339,8 @@ impl Tailer {
         let first_open = tailed.fingerprint == Fingerprint::EMPTY && tailed.read_offset == 0;
         let mut offset = tailed.read_offset;
         if first_open {
-            offset = match resume {
+            // Only now that this is the right file: a failed open keeps the entry for a retry.
+            offset = match self.resume.remove(&key) {
                 Some(entry) if entry.fingerprint.matches(&mut file, size).unwrap_or(false) => {
                     if entry.offset > size {
                         self.metrics.truncations.inc();
@@ -402,7 +406,7 @@ impl Tailer {
             if let (FileState::Rotated { since }, true, Some(_)) =
                 (tailed.state, tailed.at_end, &tailed.file)
             {
-                if tailed.deleted || now.duration_since(since) >= rotate_wait {
+                if now.duration_since(since) >= rotate_wait {
                     // Nothing more can come: everything held back is emitted, then released.
                     tailed.framer.finish(now, &mut events);
                     tailed.release = true;
@@ -454,7 +458,6 @@ impl Tailer {
         };
         let grew = metadata.len() != tailed.size;
         tailed.size = metadata.len();
-        tailed.deleted = metadata.nlink() == 0;
         // Shorter than what was read, or (if it grew back past that point before this look)
         // starting with other bytes: the file was truncated and written again.
         let replaced = grew
@@ -583,7 +586,7 @@ impl Tailer {
                 tailed.file = None;
                 self.metrics.forget_file(&tailed.path.to_string_lossy());
             }
-            if tailed.release && tailed.progress.in_flight() == 0 {
+            if tailed.release && !tailed.matched && tailed.progress.in_flight() == 0 {
                 forget.push(*key);
             }
         }
