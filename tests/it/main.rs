@@ -7,3 +7,4 @@ mod examples;
 mod file_source;
 mod run;
 mod support;
+mod tailer_model;

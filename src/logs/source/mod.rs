@@ -5,7 +5,10 @@ pub mod file;
 pub mod stdin;
 
 use crate::admin::ComponentHealth;
+use crate::logs::frame::CompleteLine;
+use crate::pipeline::RawLine;
 use crate::telemetry::AgentMetrics;
+use crate::telemetry::metrics::SourceCounters;
 use std::sync::Arc;
 
 /// What every source task is given.
@@ -15,4 +18,28 @@ pub struct SourceContext {
     pub metrics: Arc<AgentMetrics>,
     pub health: ComponentHealth,
     pub batch_max_events: usize,
+}
+
+/// Framed events as the pipeline's raw lines, counted (events, truncated lines).
+pub fn raw_lines(
+    events: impl Iterator<Item = CompleteLine>,
+    read_time_ns: i64,
+    default_stream: Option<&'static str>,
+    counters: &SourceCounters,
+) -> Vec<RawLine> {
+    let lines: Vec<RawLine> = events
+        .map(|event| RawLine {
+            bytes: event.bytes,
+            read_time_ns,
+            container_time_ns: event.time_ns,
+            stream: event.stream.or(default_stream),
+            truncated: event.truncated,
+        })
+        .collect();
+    counters.events.inc_by(lines.len() as u64);
+    let truncated = lines.iter().filter(|l| l.truncated).count() as u64;
+    if truncated > 0 {
+        counters.truncated.inc_by(truncated);
+    }
+    lines
 }

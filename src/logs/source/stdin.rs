@@ -9,7 +9,7 @@
 use super::SourceContext;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, Acker, BatchStatus, LineBatch, Origin, RawLine};
+use crate::pipeline::{Ack, Acker, BatchStatus, LineBatch, Origin};
 use prometheus::IntCounter;
 use std::collections::HashMap;
 use std::io::Read;
@@ -151,23 +151,13 @@ impl InFlight {
         let read_time_ns = now_nanos();
         let mut drained = events.drain(..).peekable();
         while drained.peek().is_some() {
-            let lines: Vec<RawLine> = drained
-                .by_ref()
-                .take(batch_max.max(1))
-                .map(|event| RawLine {
-                    bytes: event.bytes,
-                    read_time_ns,
-                    container_time_ns: event.time_ns,
-                    stream: event.stream.or(Some("stdin")),
-                    truncated: event.truncated,
-                })
-                .collect();
+            let lines = super::raw_lines(
+                drained.by_ref().take(batch_max.max(1)),
+                read_time_ns,
+                Some("stdin"),
+                counters,
+            );
             let count = lines.len() as u64;
-            counters.events.inc_by(count);
-            let truncated = lines.iter().filter(|l| l.truncated).count() as u64;
-            if truncated > 0 {
-                counters.truncated.inc_by(truncated);
-            }
             let acker = self
                 .acker
                 .as_mut()

@@ -18,7 +18,7 @@ use super::progress::Progress;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::kubernetes;
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin, RawLine};
+use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin};
 use crate::telemetry::metrics::{FileSourceMetrics, SourceCounters};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -538,35 +538,22 @@ impl Tailer {
         };
         let held = tailed.framer.safe_offset();
         let chunk = self.settings.batch_max_events.max(1);
-        let chunks: Vec<&[CompleteLine]> = events.chunks(chunk).collect();
-        // The lowest start offset among chunks after each chunk.
-        let mut later_start = vec![held; chunks.len()];
-        for index in (0..chunks.len().saturating_sub(1)).rev() {
-            let next_min = chunks[index + 1]
-                .iter()
-                .map(|e| e.start_offset)
-                .min()
-                .unwrap_or(held);
-            later_start[index] = later_start[index + 1].min(next_min);
+        let lowest_starts: Vec<u64> = events
+            .chunks(chunk)
+            .map(|c| c.iter().map(|e| e.start_offset).min().unwrap_or(held))
+            .collect();
+        // Each chunk's safe offset: the lowest start among the chunks after it, or `held`.
+        let mut safe_offsets = vec![held; lowest_starts.len()];
+        for index in (0..lowest_starts.len().saturating_sub(1)).rev() {
+            safe_offsets[index] = safe_offsets[index + 1].min(lowest_starts[index + 1]);
         }
         let read_time_ns = now_nanos();
         let acker = self.acker.as_mut().expect("no batches after draining");
-        for (chunk, safe_offset) in chunks.into_iter().zip(later_start) {
-            let lines: Vec<RawLine> = chunk
-                .iter()
-                .map(|event| RawLine {
-                    bytes: event.bytes.clone(),
-                    read_time_ns,
-                    container_time_ns: event.time_ns,
-                    stream: event.stream,
-                    truncated: event.truncated,
-                })
-                .collect();
-            self.counters.events.inc_by(lines.len() as u64);
-            let truncated = lines.iter().filter(|l| l.truncated).count() as u64;
-            if truncated > 0 {
-                self.counters.truncated.inc_by(truncated);
-            }
+        let mut events = events.into_iter();
+        for safe_offset in safe_offsets {
+            let chunk_events = events.by_ref().take(chunk);
+            let lines =
+                crate::logs::source::raw_lines(chunk_events, read_time_ns, None, &self.counters);
             let (batch, ack) = acker.issue();
             tailed.progress.sent(batch, safe_offset);
             self.batch_owner.insert(batch, key);
