@@ -31,7 +31,9 @@ fn plain_line(i: usize) -> String {
 }
 
 fn plain_corpus(bytes: usize) -> Vec<u8> {
-    (0..bytes / LINE_BYTES).flat_map(|i| plain_line(i).into_bytes()).collect()
+    (0..bytes / LINE_BYTES)
+        .flat_map(|i| plain_line(i).into_bytes())
+        .collect()
 }
 
 fn cri_corpus(bytes: usize) -> Vec<u8> {
@@ -75,7 +77,13 @@ fn framing(c: &mut Criterion) {
         b.iter(|| black_box(frame_all(&plain, ContainerFormat::Raw, MultilineMode::None)))
     });
     group.bench_function("plain_200B/multiline_auto", |b| {
-        b.iter(|| black_box(frame_all(&plain, ContainerFormat::Auto, MultilineMode::Auto)))
+        b.iter(|| {
+            black_box(frame_all(
+                &plain,
+                ContainerFormat::Auto,
+                MultilineMode::Auto,
+            ))
+        })
     });
     group.throughput(Throughput::Bytes(cri.len() as u64));
     group.bench_function("cri_200B/multiline_auto", |b| {
@@ -89,7 +97,10 @@ fn tailing(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.log");
     let corpus = plain_corpus(64 << 20);
-    std::fs::File::create(&path).unwrap().write_all(&corpus).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&corpus)
+        .unwrap();
     let mut group = c.benchmark_group("tail");
     group.throughput(Throughput::Bytes(corpus.len() as u64));
     group.sample_size(10);

@@ -425,20 +425,28 @@ fn a_10_mib_line_and_binary_garbage_are_survived_and_marked() {
 #[test]
 fn a_corrupt_checkpoint_falls_back_to_the_previous_generation_loudly() {
     let workspace = Workspace::new();
-    let config = workspace.config(&["app.log"], "checkpoint_interval: 0s\nmultiline:\n  mode: none", "");
+    let config = workspace.config(
+        &["app.log"],
+        "checkpoint_interval: 0s\nmultiline:\n  mode: none",
+        "",
+    );
     let path = workspace.logs().join("app.log");
     let mut file = append(&path);
     for seq in 0..50 {
         file.write_all(line(seq).as_bytes()).unwrap();
     }
     let agent = Collecting::start(&config);
-    wait_for(DELIVERY_TIMEOUT, "50 lines", || (agent.count() == 50).then_some(()));
+    wait_for(DELIVERY_TIMEOUT, "50 lines", || {
+        (agent.count() == 50).then_some(())
+    });
     assert_eq!(agent.stop("TERM").0, Some(0));
     for seq in 50..60 {
         file.write_all(line(seq).as_bytes()).unwrap();
     }
     let agent = Collecting::start(&config);
-    wait_for(DELIVERY_TIMEOUT, "10 more lines", || (agent.count() == 10).then_some(()));
+    wait_for(DELIVERY_TIMEOUT, "10 more lines", || {
+        (agent.count() == 10).then_some(())
+    });
     assert_eq!(agent.stop("TERM").0, Some(0));
 
     // A flipped byte in the current checkpoint.
@@ -450,17 +458,23 @@ fn a_corrupt_checkpoint_falls_back_to_the_previous_generation_loudly() {
 
     let agent = Collecting::start(&config);
     std::thread::sleep(Duration::from_millis(800));
-    let corrupt = agent.agent.metric("vigia_checkpoint_errors_total{component=\"app\",kind=\"corrupt\"}");
+    let corrupt = agent
+        .agent
+        .metric("vigia_checkpoint_errors_total{component=\"app\",kind=\"corrupt\"}");
     let logs = agent.agent.logs();
     let (code, records) = agent.stop("TERM");
     assert_eq!(code, Some(0));
     assert_eq!(corrupt, Some(1.0));
     assert!(
-        logs.iter().any(|l| l.contains("checkpoint unusable") && l.contains("checksum mismatch")),
+        logs.iter()
+            .any(|l| l.contains("checkpoint unusable") && l.contains("checksum mismatch")),
         "{logs:?}"
     );
     // Only what was acknowledged since the previous generation comes again, not everything.
     assert!(records.len() < 60, "{} lines read again", records.len());
     let seqs: Vec<u64> = records.iter().map(seq).collect();
-    assert!(seqs.iter().all(|s| *s >= 50), "re-read from before the previous generation: {seqs:?}");
+    assert!(
+        seqs.iter().all(|s| *s >= 50),
+        "re-read from before the previous generation: {seqs:?}"
+    );
 }
