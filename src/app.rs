@@ -10,7 +10,9 @@
 
 use crate::admin::{self, AdminState, Health};
 use crate::config::{Config, SinkKind, SourceKind};
-use crate::logs::{normalize, source};
+use crate::logs::normalize::{self, Normalizer};
+use crate::logs::redact::Redactor;
+use crate::logs::source;
 use crate::pipeline::RecordBatch;
 use crate::sink::console;
 use crate::telemetry::AgentMetrics;
@@ -94,15 +96,21 @@ pub async fn run(
         }
     }
 
+    let redactor = Arc::new(build_redactor(&config, &metrics)?);
     let stop_sources = CancellationToken::new();
     let mut sources = JoinSet::new();
     let mut normalizers = JoinSet::new();
     for source in &config.sources {
         let (tx, rx) = mpsc::channel(capacity);
         let outputs = sink_inputs.remove(&source.id).unwrap_or_default();
-        normalizers.spawn(normalize::run(
+        let format = match &source.kind {
+            SourceKind::Stdin { format, .. } => *format,
+            SourceKind::File(file) => file.format,
+        };
+        normalizers.spawn(normalize::stage::run(
             rx,
             outputs,
+            Normalizer::new(format, redactor.clone()),
             metrics.invalid_utf8(&source.id),
         ));
         let context = source::SourceContext {
@@ -115,12 +123,13 @@ pub async fn run(
         match &source.kind {
             SourceKind::Stdin {
                 max_line_bytes,
-                format,
+                container,
                 multiline,
+                ..
             } => {
                 let settings = source::stdin::StdinSettings {
                     max_line_bytes: *max_line_bytes,
-                    format: *format,
+                    format: *container,
                     multiline: multiline.clone(),
                 };
                 sources.spawn(source::stdin::run(
@@ -185,6 +194,14 @@ pub async fn run(
     })
 }
 
+/// The redactor every source shares, counting into `vigia_redactions_total`.
+pub fn build_redactor(config: &Config, metrics: &AgentMetrics) -> anyhow::Result<Redactor> {
+    Redactor::new(&config.redaction.rules, &config.redaction.custom, |rule| {
+        metrics.redactions(rule)
+    })
+    .map_err(anyhow::Error::msg)
+}
+
 fn file_source_settings(
     config: &Config,
     id: &str,
@@ -196,7 +213,7 @@ fn file_source_settings(
             include: file.include.clone(),
             exclude: file.exclude.clone(),
             read_from: file.read_from,
-            format: file.format,
+            format: file.container,
             multiline: file.multiline.clone(),
             max_line_bytes: file.max_line_bytes,
             max_open_files: file.max_open_files,

@@ -34,6 +34,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a configuration file and print it with every default filled in
     CheckConfig(CheckConfigArgs),
+    /// Print the canonical JSON record vigia makes of each event in a log file
+    Parse(ParseArgs),
     /// Print the version, git commit and build date
     Version,
 }
@@ -52,6 +54,29 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Log format: auto (detected per line), json, logfmt, access, syslog, klog, python, java, go, plain
+    #[arg(long, short, value_enum, default_value = "auto")]
+    pub format: crate::logs::parse::Format,
+    /// Container-log framing: auto, cri, docker, raw
+    #[arg(long, value_enum, default_value = "auto")]
+    pub container: crate::logs::frame::ContainerFormat,
+    /// Multiline rule: auto, none, java, python, go, ruby, nodejs
+    #[arg(long, value_enum, default_value = "auto")]
+    pub multiline: crate::logs::frame::MultilineMode,
+    /// Take this RFC 3339 time as now: the read time of events without one, and the year of
+    /// dates written without one (syslog, klog). For reproducible output.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Optional redaction rules to add to the defaults: email, ip
+    #[arg(long, value_name = "RULE", value_parser = ["email", "ip"])]
+    pub redact: Vec<String>,
+    /// The log file to read; `-` or nothing reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckConfigArgs {
     /// The configuration file to check
     #[arg(value_name = "FILE")]
@@ -63,10 +88,17 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => cmd::run::execute(args, cli.log_level.as_deref()),
         Command::CheckConfig(args) => cmd::check_config::execute(&args),
+        Command::Parse(args) => cmd::parse::execute(&args),
         Command::Version => {
             println!("{}", crate::build_info::describe());
             0
         }
     };
     ExitCode::from(code)
+}
+
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}); example: 2024-05-01T12:00:00Z"))
 }

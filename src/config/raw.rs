@@ -4,6 +4,7 @@
 
 use super::duration::HumanDuration;
 use crate::logs::frame::{ContainerFormat, MultilineMode};
+use crate::logs::parse::Format;
 use crate::logs::source::file::tailer::ReadFrom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct ConfigFile {
     pub shutdown: ShutdownSection,
     #[serde(default)]
     pub pipeline: PipelineSection,
+    #[serde(default)]
+    pub redaction: RedactionSection,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
 }
@@ -127,9 +130,12 @@ pub struct StdinSource {
     /// Longer lines are cut at this size and marked as truncated.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Log format of the lines: auto (detected per line) or one format for every line.
+    #[serde(default)]
+    pub format: Format,
     /// Container-log framing of the input: auto, cri, docker or raw.
     #[serde(default)]
-    pub format: ContainerFormat,
+    pub container: ContainerFormat,
     #[serde(default)]
     pub multiline: MultilineSection,
 }
@@ -142,7 +148,8 @@ impl Default for StdinSource {
     fn default() -> Self {
         Self {
             max_line_bytes: default_max_line_bytes(),
-            format: ContainerFormat::default(),
+            format: Format::default(),
+            container: ContainerFormat::default(),
             multiline: MultilineSection::default(),
         }
     }
@@ -160,9 +167,12 @@ pub struct FileSource {
     /// defaults by `role`: `beginning` for a sidecar, `end` for a node agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_from: Option<ReadFrom>,
+    /// Log format of the lines: auto (detected per line) or one format for every line.
+    #[serde(default)]
+    pub format: Format,
     /// Container-log framing: auto (per file), cri, docker or raw.
     #[serde(default)]
-    pub format: ContainerFormat,
+    pub container: ContainerFormat,
     #[serde(default)]
     pub multiline: MultilineSection,
     #[serde(default = "default_max_line_bytes")]
@@ -202,6 +212,46 @@ fn default_poll_interval() -> HumanDuration {
 
 fn default_checkpoint_interval() -> HumanDuration {
     HumanDuration::from_secs(1)
+}
+
+/// Redaction of secrets in every event, before anything leaves the machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionSection {
+    /// `false` turns every rule off.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Built-in rules to turn off (all of the defaults are on).
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Optional built-in rules to turn on: `email`, `ip`.
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Your own rules: a name and a regex; matches become `[REDACTED:<name>]`.
+    #[serde(default)]
+    pub custom: Vec<CustomRedaction>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for RedactionSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            disable: Vec::new(),
+            enable: Vec::new(),
+            custom: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRedaction {
+    pub name: String,
+    pub pattern: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 use super::diagnostics::{Diagnostic, did_you_mean};
 use super::raw::{ConfigFile, MultilineSection, Role, SinkSpec, SourceSpec};
 use crate::logs::frame::{ContainerFormat, MultilineMode, MultilineSettings};
+use crate::logs::parse::Format;
+use crate::logs::redact::{CustomRule, DEFAULT_RULES, OPTIONAL_RULES};
 use crate::logs::source::file::discovery::Discovery;
 use crate::logs::source::file::tailer::ReadFrom;
 use std::collections::BTreeSet;
@@ -21,6 +23,15 @@ pub struct Config {
     pub batch_max_events: usize,
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
+    pub redaction: RedactionConfig,
+}
+
+/// The redaction rules in force.
+#[derive(Debug, Clone, Default)]
+pub struct RedactionConfig {
+    /// Built-in rule names.
+    pub rules: Vec<String>,
+    pub custom: Vec<CustomRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,7 +44,8 @@ pub struct SourceConfig {
 pub enum SourceKind {
     Stdin {
         max_line_bytes: usize,
-        format: ContainerFormat,
+        format: Format,
+        container: ContainerFormat,
         multiline: MultilineSettings,
     },
     File(FileSourceConfig),
@@ -44,7 +56,8 @@ pub struct FileSourceConfig {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub read_from: ReadFrom,
-    pub format: ContainerFormat,
+    pub format: Format,
+    pub container: ContainerFormat,
     pub multiline: MultilineSettings,
     pub max_line_bytes: usize,
     pub max_open_files: usize,
@@ -139,6 +152,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
                     SourceKind::Stdin {
                         max_line_bytes: stdin.max_line_bytes,
                         format: stdin.format,
+                        container: stdin.container,
                         multiline: multiline(
                             &mut problems,
                             &path,
@@ -201,6 +215,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
                         exclude: file.exclude.clone(),
                         read_from: file.read_from.unwrap_or(default_read_from),
                         format: file.format,
+                        container: file.container,
                         multiline: multiline(
                             &mut problems,
                             &path,
@@ -262,6 +277,8 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         }
     }
 
+    let redaction = redaction(&mut problems, &file.redaction);
+
     match (admin_listen, problems.is_empty()) {
         (Some(admin_listen), true) => Ok(Config {
             data_dir: PathBuf::from(&file.data_dir),
@@ -271,9 +288,75 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             batch_max_events: file.pipeline.batch_max_events,
             sources,
             sinks,
+            redaction,
         }),
         _ => Err(problems),
     }
+}
+
+fn redaction(
+    problems: &mut Vec<Diagnostic>,
+    section: &super::raw::RedactionSection,
+) -> RedactionConfig {
+    let mut check_names = |field: &str, names: &[String], known: &[&str]| {
+        for (index, name) in names.iter().enumerate() {
+            if !known.contains(&name.as_str()) {
+                let hint = did_you_mean(name, known.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!(" (known: {})", known.join(", ")));
+                problems.push(Diagnostic::new(
+                    format!("redaction.{field}[{index}]"),
+                    format!("unknown rule `{name}`{hint}"),
+                ));
+            }
+        }
+    };
+    check_names("disable", &section.disable, &DEFAULT_RULES);
+    check_names("enable", &section.enable, &OPTIONAL_RULES);
+    let mut custom = Vec::new();
+    for (index, rule) in section.custom.iter().enumerate() {
+        let path = format!("redaction.custom[{index}]");
+        let valid_name = !rule.name.is_empty()
+            && rule
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            problems.push(Diagnostic::new(
+                format!("{path}.name"),
+                "rule names are letters, digits, `_` and `-`",
+            ));
+        }
+        match regex::Regex::new(&rule.pattern) {
+            Ok(pattern) => custom.push(CustomRule {
+                name: rule.name.clone(),
+                pattern,
+            }),
+            Err(error) => problems.push(Diagnostic::new(
+                format!("{path}.pattern"),
+                format!(
+                    "invalid regular expression: {}",
+                    error.to_string().lines().last().unwrap_or_default().trim()
+                ),
+            )),
+        }
+    }
+    if !section.enabled {
+        return RedactionConfig::default();
+    }
+    let rules = DEFAULT_RULES
+        .iter()
+        .filter(|r| !section.disable.iter().any(|d| d == *r))
+        .map(|r| (*r).to_owned())
+        .chain(
+            section
+                .enable
+                .iter()
+                .filter(|e| OPTIONAL_RULES.contains(&e.as_str()))
+                .cloned(),
+        )
+        .collect();
+    RedactionConfig { rules, custom }
 }
 
 fn check_line_bytes(problems: &mut Vec<Diagnostic>, source_path: &str, value: usize) {

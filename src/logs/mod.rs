@@ -7,5 +7,7 @@ pub mod level;
 pub mod normalize;
 pub mod parse;
 pub mod record;
+pub mod redact;
+pub mod sanitize;
 pub mod source;
 pub mod timestamp;

@@ -22,15 +22,74 @@ pub struct Record {
     pub trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
+    /// For access logs and request logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<Http>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Box<ErrorInfo>>,
     /// Every other structured field, flattened with dots.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
     pub source: SourceInfo,
 }
 
+/// `http.*`: what an access log (or a request log line) says about one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Http {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The route template, when the service logs it (`/orders/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Response body bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// The client's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referer: Option<String>,
+}
+
+impl Http {
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none() && self.path.is_none() && self.status.is_none()
+    }
+}
+
+/// `error.*`: an exception or error the event carries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ErrorInfo {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The stack trace, one frame per line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+impl ErrorInfo {
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none() && self.message.is_none() && self.stack.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceInfo {
-    /// The detected (or forced) format: `json`, `plain`, …
+    /// The detected (or forced) format: `json`, `logfmt`, `access`, `syslog`, `klog`,
+    /// `python`, `java`, `go`, `plain`.
     pub format: &'static str,
     /// Where `ts` came from: `event` (the line itself), `container` (the runtime's time) or
     /// `read` (the agent's clock).

@@ -1,16 +1,277 @@
-//! Event timestamps: parsing the layouts services write, and printing the canonical one.
+//! Event timestamps: the layouts services write, parsed without panicking, and the one the
+//! record is written with. Times without a zone are taken as UTC; layouts without a year
+//! (syslog, klog) take the current year, or the previous one if that would be in the future.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use nom::IResult;
+use nom::Parser;
+use nom::bytes::complete::take_while_m_n;
+use nom::character::complete::{char, one_of};
+use nom::combinator::{map_res, opt};
 
 /// RFC 3339, UTC, nanoseconds: `2024-01-02T15:04:05.123456789Z`.
 pub fn format_rfc3339_nanos(unix_nanos: i64) -> String {
     DateTime::<Utc>::from_timestamp_nanos(unix_nanos).to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-/// RFC 3339 / ISO 8601 with a zone (`Z` or an offset), as Unix nanoseconds.
+static REFERENCE_NOW: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+
+/// Fixes what "now" is for this process (`vigia parse --now`): the read time of events
+/// without one, and the year of dates written without one. For reproducible output.
+pub fn set_reference_now(now: DateTime<Utc>) {
+    let _ = REFERENCE_NOW.set(now);
+}
+
+/// Now, or the time set with [`set_reference_now`].
+pub fn now() -> DateTime<Utc> {
+    REFERENCE_NOW.get().copied().unwrap_or_else(Utc::now)
+}
+
+/// Now, as Unix nanoseconds.
+pub fn now_nanos() -> i64 {
+    now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// Any layout a structured field may hold: ISO 8601 / RFC 3339 (with or without zone, `T` or
+/// space, `.` or `,` before the fraction, `-` or `/` in the date), a Unix epoch number, the
+/// Common Log Format time, or a syslog time.
+pub fn parse_any(text: &str) -> Option<i64> {
+    let text = text.trim();
+    parse_iso(text)
+        .or_else(|| from_epoch_decimal(text))
+        .or_else(|| parse_clf(text))
+        .or_else(|| parse_syslog(text, now()))
+}
+
+/// RFC 3339 with a zone (kept for callers that want exactly that).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .ok()?
+    parse_iso(text.trim())
+}
+
+fn digits<'a>(
+    count: usize,
+) -> impl Parser<&'a str, Output = u32, Error = nom::error::Error<&'a str>> {
+    map_res(
+        take_while_m_n(count, count, |c: char| c.is_ascii_digit()),
+        str::parse::<u32>,
+    )
+}
+
+/// `.123` or `,123456789` (any number of digits; past nanoseconds they are dropped).
+fn fraction(input: &str) -> IResult<&str, u32> {
+    let (rest, _) = one_of(".,")(input)?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Digit,
+        )));
+    }
+    let digits = &rest[..end];
+    let mut nanos = 0u32;
+    for (index, digit) in digits.bytes().take(9).enumerate() {
+        nanos += u32::from(digit - b'0') * 10u32.pow(8 - index as u32);
+    }
+    Ok((&rest[end..], nanos))
+}
+
+/// `Z`, `+02:00`, `-0700`, `+02`: the offset east of UTC in seconds.
+fn zone(input: &str) -> IResult<&str, i32> {
+    if let Ok((rest, _)) = one_of::<_, _, nom::error::Error<&str>>("Zz")(input) {
+        return Ok((rest, 0));
+    }
+    let (rest, (sign, hours, minutes)) = (
+        one_of("+-"),
+        digits(2),
+        opt((opt(char(':')), digits(2)).map(|(_, m)| m)),
+    )
+        .parse(input)?;
+    let seconds = (hours * 3600 + minutes.unwrap_or(0) * 60) as i32;
+    Ok((rest, if sign == '-' { -seconds } else { seconds }))
+}
+
+/// Date and time with optional fraction and zone; returns the rest of the input.
+pub fn iso_prefix(input: &str) -> IResult<&str, i64> {
+    let (rest, (year, _, month, _, day, _, hour, _, minute, _, second, nanos, zone)) = (
+        digits(4),
+        one_of("-/"),
+        digits(2),
+        one_of("-/"),
+        digits(2),
+        one_of("T t"),
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        opt(fraction),
+        opt(zone),
+    )
+        .parse(input)?;
+    let time = NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos.unwrap_or(0)))
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })?;
+    let utc = time.and_utc().timestamp_nanos_opt().ok_or_else(|| {
+        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+    })?;
+    Ok((rest, utc - i64::from(zone.unwrap_or(0)) * 1_000_000_000))
+}
+
+fn parse_iso(text: &str) -> Option<i64> {
+    match iso_prefix(text) {
+        Ok(("", nanos)) => Some(nanos),
+        _ => None,
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn month(input: &str) -> IResult<&str, u32> {
+    let name = input.get(..3).ok_or_else(|| {
+        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Tag))
+    })?;
+    match MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name)) {
+        Some(index) => Ok((&input[3..], index as u32 + 1)),
+        None => Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Tag,
+        ))),
+    }
+}
+
+/// Common Log Format: `10/Oct/2000:13:55:36 -0700`.
+pub fn clf_prefix(input: &str) -> IResult<&str, i64> {
+    let (rest, (day, _, month, _, year, _, hour, _, minute, _, second, _, zone)) = (
+        digits(2),
+        char('/'),
+        month,
+        char('/'),
+        digits(4),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        char(' '),
+        zone,
+    )
+        .parse(input)?;
+    let utc = NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_opt(hour, minute, second.min(59)))
+        .and_then(|t| t.and_utc().timestamp_nanos_opt())
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })?;
+    Ok((rest, utc - i64::from(zone) * 1_000_000_000))
+}
+
+fn parse_clf(text: &str) -> Option<i64> {
+    match clf_prefix(text) {
+        Ok(("", nanos)) => Some(nanos),
+        _ => None,
+    }
+}
+
+/// A date without a year, placed in the year that does not put it in the future (by more than
+/// a day, for clock skew).
+fn without_year(
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let at = |year: i32| {
+        NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos))
+            .map(|t| Utc.from_utc_datetime(&t))
+    };
+    let this_year = at(now.year())?;
+    let chosen = if this_year > now + chrono::Duration::days(1) {
+        at(now.year() - 1)?
+    } else {
+        this_year
+    };
+    chosen.timestamp_nanos_opt()
+}
+
+/// Syslog (RFC 3164): `Oct 11 22:14:15` or `Oct  1 22:14:15`, optionally with a fraction.
+pub fn syslog_prefix(input: &str, now: DateTime<Utc>) -> IResult<&str, i64> {
+    let (rest, (month, _, day, _, hour, _, minute, _, second, nanos)) = (
+        month,
+        nom::character::complete::space1,
+        map_res(
+            take_while_m_n(1, 2, |c: char| c.is_ascii_digit()),
+            str::parse::<u32>,
+        ),
+        char(' '),
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        opt(fraction),
+    )
+        .parse(input)?;
+    let nanos = without_year(month, day, hour, minute, second, nanos.unwrap_or(0), now)
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })?;
+    Ok((rest, nanos))
+}
+
+fn parse_syslog(text: &str, now: DateTime<Utc>) -> Option<i64> {
+    match syslog_prefix(text, now) {
+        Ok(("", nanos)) => Some(nanos),
+        _ => None,
+    }
+}
+
+/// klog: `0501 10:00:01.100000` (month, day; no year).
+pub fn klog_time(month: u32, day: u32, clock: &str, now: DateTime<Utc>) -> Option<i64> {
+    let (rest, (hour, _, minute, _, second, nanos)) = (
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        opt(fraction),
+    )
+        .parse(clock)
+        .ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    without_year(month, day, hour, minute, second, nanos.unwrap_or(0), now)
+}
+
+/// A time of day alone (`10:00:00.123`, logback's default): today, in UTC.
+pub fn time_of_day(clock: &str, now: DateTime<Utc>) -> Option<i64> {
+    let (rest, (hour, _, minute, _, second, nanos)) = (
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+        opt(fraction),
+    )
+        .parse(clock)
+        .ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    now.date_naive()
+        .and_hms_nano_opt(hour, minute, second.min(59), nanos.unwrap_or(0))?
+        .and_utc()
         .timestamp_nanos_opt()
 }
 
@@ -45,54 +306,85 @@ pub fn from_epoch_decimal(text: &str) -> Option<i64> {
         .checked_add(fraction_nanos)
 }
 
-/// Now, as Unix nanoseconds.
-pub fn now_nanos() -> i64 {
-    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const T: i64 = 1_704_207_845_000_000_000; // 2024-01-02T15:04:05Z
 
     #[test]
     fn formats_with_nanoseconds_in_utc() {
         assert_eq!(
-            format_rfc3339_nanos(1_704_207_845_123_000_000),
+            format_rfc3339_nanos(T + 123_000_000),
             "2024-01-02T15:04:05.123000000Z"
         );
     }
 
     #[test]
-    fn parses_zones_and_epochs() {
-        let utc = parse_rfc3339("2024-01-02T15:04:05.123Z").unwrap();
-        assert_eq!(parse_rfc3339("2024-01-02T16:04:05.123+01:00"), Some(utc));
-        assert_eq!(parse_rfc3339("yesterday"), None);
+    fn iso_layouts() {
+        for (text, expected) in [
+            ("2024-01-02T15:04:05Z", T),
+            ("2024-01-02T15:04:05.123Z", T + 123_000_000),
+            ("2024-01-02T16:04:05.123+01:00", T + 123_000_000),
+            ("2024-01-02T08:04:05-0700", T),
+            ("2024-01-02T15:04:05", T),
+            ("2024-01-02 15:04:05,123", T + 123_000_000),
+            ("2024/01/02 15:04:05.123456", T + 123_456_000),
+            ("2024-01-02T15:04:05.123456789123Z", T + 123_456_789),
+        ] {
+            assert_eq!(parse_any(text), Some(expected), "{text}");
+        }
+        for bad in [
+            "2024-13-02T15:04:05Z",
+            "2024-01-02",
+            "yesterday",
+            "",
+            "2024-01-02T15:04:05Zjunk",
+        ] {
+            assert_eq!(parse_any(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn clf_syslog_and_epochs() {
+        assert_eq!(parse_any("02/Jan/2024:08:04:05 -0700"), Some(T));
+        let now = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
+        assert_eq!(parse_syslog("Jan  2 15:04:05", now), Some(T));
+        // December seen in March: last year.
+        let december = parse_syslog("Dec 31 23:00:00", now).unwrap();
         assert_eq!(
-            from_epoch_decimal("1704207845"),
-            Some(1_704_207_845_000_000_000)
+            format_rfc3339_nanos(december),
+            "2023-12-31T23:00:00.000000000Z"
         );
-        assert_eq!(
-            from_epoch_decimal("1704207845.5"),
-            Some(1_704_207_845_500_000_000)
-        );
-        assert_eq!(
-            from_epoch_decimal("1704207845123"),
-            Some(1_704_207_845_123_000_000)
-        );
+        assert_eq!(klog_time(1, 2, "15:04:05.000100", now), Some(T + 100_000));
+        assert_eq!(from_epoch_decimal("1704207845"), Some(T));
+        assert_eq!(from_epoch_decimal("1704207845.5"), Some(T + 500_000_000));
+        assert_eq!(from_epoch_decimal("1704207845123"), Some(T + 123_000_000));
         assert_eq!(
             from_epoch_decimal("1704207845123456"),
-            Some(1_704_207_845_123_456_000)
+            Some(T + 123_456_000)
         );
         assert_eq!(
             from_epoch_decimal("1704207845123456789"),
-            Some(1_704_207_845_123_456_789)
-        );
-        assert_eq!(
-            from_epoch_decimal("1704207845.1234567891"),
-            Some(1_704_207_845_123_456_789)
+            Some(T + 123_456_789)
         );
         for bad in ["", "-5", "1e9", "abc", "0", "99999999999999999999", "1.2.3"] {
             assert_eq!(from_epoch_decimal(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in ".{0,40}") {
+            let _ = parse_any(&text);
+            let _ = klog_time(13, 40, &text, Utc::now());
+            let _ = time_of_day(&text, Utc::now());
+        }
+
+        #[test]
+        fn never_panics_on_timestamp_shaped_text(text in "[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{0,12})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?") {
+            let _ = parse_any(&text);
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct AgentMetrics {
     checkpoint_errors: IntCounterVec,
     container_format_errors: IntCounterVec,
     file_read_lag: IntGaugeVec,
+    redactions: IntCounterVec,
 }
 
 /// Metrics of one file source.
@@ -168,6 +169,11 @@ impl AgentMetrics {
             "Bytes of a file not read yet (its size minus the read offset).",
             &["component", "file"],
         );
+        let redactions = counter(
+            "vigia_redactions_total",
+            "Secrets replaced by a redaction rule, by rule.",
+            &["rule"],
+        );
         let component_ready = IntGaugeVec::new(
             Opts::new(
                 "vigia_component_ready",
@@ -225,7 +231,12 @@ impl AgentMetrics {
             checkpoint_errors,
             container_format_errors,
             file_read_lag,
+            redactions,
         }
+    }
+
+    pub fn redactions(&self, rule: &str) -> IntCounter {
+        self.redactions.with_label_values(&[rule])
     }
 
     pub fn file_source(&self, component: &str) -> FileSourceMetrics {

@@ -75,6 +75,7 @@ fn check_config_reports_every_problem_with_its_location() {
         "broken-semantics",
         "broken-syntax",
         "broken-shape",
+        "broken-redaction",
         "broken-env",
         "broken-type",
     ] {

@@ -15,7 +15,7 @@ use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum MultilineMode {
     /// Every line is an event.
@@ -29,6 +29,7 @@ pub enum MultilineMode {
     Ruby,
     Nodejs,
     /// `start_pattern` and/or `continue_pattern`.
+    #[value(skip)]
     Custom,
 }
 
@@ -272,8 +273,17 @@ fn is_go_dump_line(line: &[u8]) -> bool {
         || line.starts_with(b"[recovered]")
         || line.starts_with(b"rax ")
         || line.starts_with(b"PC=")
-        || line.ends_with(b")")
+        || is_go_frame(line)
         || line.ends_with(b"...")
+}
+
+/// `main.main()`, `net/http.(*conn).serve(0xc000102000, {0x7a1e40, 0xc0000a2000})`: a function
+/// name with no space before its argument list.
+fn is_go_frame(line: &[u8]) -> bool {
+    match line.iter().position(|b| *b == b'(') {
+        Some(open) => open > 0 && line.ends_with(b")") && !line[..open].contains(&b' '),
+        None => false,
+    }
 }
 
 /// `java.lang.IllegalStateException: …`, `com.shop.PaymentError`: a dotted name whose last

@@ -1,26 +1,24 @@
-//! Plain text: the whole line is the message; the level is guessed from a level word near
-//! the start (`ERROR`, `[warn]`, `level=info`…).
+//! Plain text: the message is the line (after a leading timestamp, if there is one); the level
+//! is guessed from a level word near the start (`ERROR`, `[warn]`, `level=info`…).
 
+use super::Parsed;
 use crate::logs::level::Level;
-use crate::logs::record::{Record, SourceInfo};
-
-pub const FORMAT: &str = "plain";
+use crate::logs::timestamp;
 
 /// Only the start of a line is searched: a level word deep inside a message is content.
 const LEVEL_SEARCH_BYTES: usize = 80;
 
-pub fn parse(text: &str, read_time_ns: i64, mut source: SourceInfo) -> Record {
-    source.format = FORMAT;
-    Record {
-        ts: read_time_ns,
-        level: guess_level(text),
-        msg: text.to_owned(),
-        logger: None,
-        caller: None,
-        trace_id: None,
-        span_id: None,
-        attrs: Default::default(),
-        source,
+pub fn parse(text: &str) -> Parsed {
+    let (ts, message) = match timestamp::iso_prefix(text) {
+        Ok((rest, ts)) if rest.is_empty() || rest.starts_with(' ') => (Some(ts), rest.trim_start()),
+        _ => (None, text),
+    };
+    let level = guess_level(message);
+    Parsed {
+        ts,
+        level: (level != Level::Unknown).then_some(level),
+        msg: Some(message.to_owned()),
+        ..Parsed::default()
     }
 }
 
@@ -70,6 +68,14 @@ mod tests {
         ] {
             assert_eq!(guess_level(line), level, "{line}");
         }
+    }
+
+    #[test]
+    fn a_leading_timestamp_becomes_the_time() {
+        let parsed = parse("2024-05-01T10:00:00Z WARN disk 91% full");
+        assert_eq!(parsed.ts, Some(1_714_557_600_000_000_000));
+        assert_eq!(parsed.msg.as_deref(), Some("WARN disk 91% full"));
+        assert_eq!(parse("2024-05-01x").msg.as_deref(), Some("2024-05-01x"));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! takes this source. Each sink gets its own ack token, so the batch counts as delivered
 //! only when all of them have written it.
 
-use super::parse::parse_line;
-use crate::pipeline::{LineBatch, RecordBatch};
+use super::Normalizer;
+use crate::pipeline::{Delivery, LineBatch, RecordBatch};
 use prometheus::IntCounter;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -11,13 +11,14 @@ use tokio::sync::mpsc;
 pub async fn run(
     mut input: mpsc::Receiver<LineBatch>,
     outputs: Vec<mpsc::Sender<RecordBatch>>,
+    mut normalizer: Normalizer,
     invalid_utf8: IntCounter,
 ) {
     while let Some(batch) = input.recv().await {
         let records: Vec<_> = batch
             .lines
             .iter()
-            .map(|line| parse_line(line, &batch.origin))
+            .map(|line| normalizer.normalize(line, &batch.origin))
             .collect();
         let invalid = records.iter().filter(|r| r.source.invalid_utf8).count();
         if invalid > 0 {
@@ -35,6 +36,6 @@ pub async fn run(
             let _ = output.send(forwarded).await;
         }
         // Our own share: the forks above carry the delivery outcome.
-        batch.ack.resolve(crate::pipeline::Delivery::Delivered);
+        batch.ack.resolve(Delivery::Delivered);
     }
 }

@@ -1,0 +1,111 @@
+//! `vigia parse [--format F] [FILE|-]`: the canonical record of each event in a file, as
+//! `vigia run` would make it (the same framing, multiline, parsing, normalization and
+//! redaction code), one JSON object per line on stdout.
+
+use crate::cli::{EXIT_FAILURE, ParseArgs};
+use crate::logs::frame::{Framer, MultilineSettings};
+use crate::logs::normalize::Normalizer;
+use crate::logs::redact::{DEFAULT_RULES, Redactor};
+use crate::logs::source::raw_lines;
+use crate::logs::timestamp::now_nanos;
+use crate::pipeline::Origin;
+use crate::telemetry::AgentMetrics;
+use std::io::{BufWriter, Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
+pub fn execute(args: &ParseArgs) -> u8 {
+    match run(args) {
+        Ok(()) => 0,
+        // A closed stdout (`vigia parse app.log | head`) is not an error worth a message.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn run(args: &ParseArgs) -> std::io::Result<()> {
+    if let Some(now) = args.now {
+        crate::logs::timestamp::set_reference_now(now);
+    }
+    let (mut input, name): (Box<dyn Read>, Option<Arc<str>>) =
+        match args.file.as_deref() {
+            None | Some("-") => (Box::new(std::io::stdin().lock()), None),
+            Some(path) => (
+                Box::new(std::fs::File::open(path).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot open {path}: {e}"))
+                })?),
+                Some(Arc::from(path)),
+            ),
+        };
+    let metrics = AgentMetrics::new();
+    let counters = metrics.source("parse");
+    let mut rules: Vec<String> = DEFAULT_RULES.iter().map(|r| (*r).to_owned()).collect();
+    rules.extend(args.redact.iter().cloned());
+    let redactor = Redactor::new(&rules, &[], |rule| metrics.redactions(rule))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut normalizer = Normalizer::new(args.format, Arc::new(redactor));
+    let multiline = MultilineSettings {
+        mode: args.multiline,
+        ..MultilineSettings::auto(MAX_LINE_BYTES)
+    };
+    let mut framer = Framer::new(args.container, multiline, MAX_LINE_BYTES, 0);
+    let origin = Origin {
+        source_id: Arc::from("parse"),
+        file: name,
+        kubernetes: None,
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut events = Vec::new();
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        let read = match input.read(&mut buffer) {
+            Ok(0) => {
+                framer.finish(Instant::now(), &mut events);
+                write(
+                    &mut out,
+                    &mut normalizer,
+                    &origin,
+                    &mut events,
+                    &counters,
+                    &mut line,
+                )?;
+                break;
+            }
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        framer.push(&buffer[..read], Instant::now(), &mut events);
+        write(
+            &mut out,
+            &mut normalizer,
+            &origin,
+            &mut events,
+            &counters,
+            &mut line,
+        )?;
+    }
+    out.flush()
+}
+
+fn write(
+    out: &mut impl Write,
+    normalizer: &mut Normalizer,
+    origin: &Origin,
+    events: &mut Vec<crate::logs::frame::CompleteLine>,
+    counters: &crate::telemetry::metrics::SourceCounters,
+    line: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    for raw in raw_lines(events.drain(..), now_nanos(), None, counters) {
+        line.clear();
+        normalizer.normalize(&raw, origin).write_json_line(line);
+        out.write_all(line)?;
+    }
+    Ok(())
+}

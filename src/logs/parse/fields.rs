@@ -1,0 +1,458 @@
+//! The well-known fields of structured logs under the spellings loggers use (zap, logrus, pino,
+//! bunyan, winston, structlog, python-json-logger, logstash/ECS, OpenTelemetry, GCP, Datadog):
+//! taken out of the fields so that every event has them in one place.
+
+use super::Parsed;
+use crate::logs::level::Level;
+use crate::logs::record::{ErrorInfo, Http};
+use crate::logs::timestamp;
+use serde_json::Value;
+
+const TIME: &[&str] = &[
+    "ts",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "datetime",
+    "date",
+    "t",
+    "asctime",
+    "eventTime",
+];
+const LEVEL: &[&str] = &[
+    "level",
+    "severity",
+    "lvl",
+    "loglevel",
+    "log.level",
+    "levelname",
+    "@level",
+    "level_name",
+    "severity_text",
+    "SeverityText",
+    "status",
+    "at",
+];
+const MESSAGE: &[&str] = &[
+    "msg", "message", "@message", "event", "log", "body", "Body", "text",
+];
+const LOGGER: &[&str] = &[
+    "logger",
+    "logger_name",
+    "log.logger",
+    "name",
+    "loggerName",
+    "logger.name",
+    "component",
+];
+const CALLER: &[&str] = &["caller", "log.origin.function", "src", "func", "funcName"];
+const TRACE_ID: &[&str] = &[
+    "trace_id",
+    "traceId",
+    "traceid",
+    "trace.id",
+    "dd.trace_id",
+    "TraceId",
+    "logging.googleapis.com/trace",
+    "otelTraceID",
+];
+const SPAN_ID: &[&str] = &[
+    "span_id",
+    "spanId",
+    "spanid",
+    "span.id",
+    "dd.span_id",
+    "SpanId",
+    "logging.googleapis.com/spanId",
+    "otelSpanID",
+];
+
+const HTTP_METHOD: &[&str] = &[
+    "method",
+    "http.method",
+    "http.request.method",
+    "request_method",
+    "req.method",
+    "httpRequest.requestMethod",
+    "http_method",
+];
+const HTTP_PATH: &[&str] = &[
+    "path",
+    "uri",
+    "url",
+    "request_uri",
+    "http.path",
+    "http.url",
+    "url.path",
+    "url.original",
+    "http.target",
+    "req.url",
+    "httpRequest.requestUrl",
+];
+const HTTP_ROUTE: &[&str] = &["route", "http.route", "handler"];
+const HTTP_STATUS: &[&str] = &[
+    "status",
+    "status_code",
+    "statusCode",
+    "http.status",
+    "http.status_code",
+    "http.response.status_code",
+    "res.statusCode",
+    "response_status",
+    "httpRequest.status",
+];
+const HTTP_BYTES: &[&str] = &[
+    "bytes",
+    "bytes_sent",
+    "body_bytes_sent",
+    "response_size",
+    "http.response.body.bytes",
+    "res.contentLength",
+    "httpRequest.responseSize",
+    "size",
+];
+const HTTP_CLIENT: &[&str] = &[
+    "client",
+    "client_ip",
+    "clientip",
+    "remote_addr",
+    "remote_ip",
+    "remoteAddress",
+    "ip",
+    "http.client_ip",
+    "client.address",
+    "client.ip",
+    "req.remoteAddress",
+    "httpRequest.remoteIp",
+];
+const HTTP_AGENT: &[&str] = &[
+    "user_agent",
+    "userAgent",
+    "http_user_agent",
+    "ua",
+    "http.user_agent",
+    "user_agent.original",
+    "req.headers.user-agent",
+    "httpRequest.userAgent",
+];
+const HTTP_REFERER: &[&str] = &[
+    "referer",
+    "referrer",
+    "http_referer",
+    "http.referer",
+    "req.headers.referer",
+    "httpRequest.referer",
+];
+/// Duration fields and the unit a bare number in them is in.
+const HTTP_DURATION: &[(&str, f64)] = &[
+    ("duration", 1.0),
+    ("latency", 1.0),
+    ("elapsed", 1.0),
+    ("request_time", 1.0),
+    ("http.duration", 1.0),
+    ("duration_s", 1.0),
+    ("duration_seconds", 1.0),
+    ("took", 1e-3),
+    ("response_time", 1e-3),
+    ("responseTime", 1e-3),
+    ("duration_ms", 1e-3),
+    ("latency_ms", 1e-3),
+    ("elapsed_ms", 1e-3),
+    ("took_ms", 1e-3),
+    ("duration_us", 1e-6),
+    ("duration_ns", 1e-9),
+    ("httpRequest.latency", 1.0),
+];
+
+const ERROR_TYPE: &[&str] = &[
+    "error.type",
+    "error.kind",
+    "err.type",
+    "err.name",
+    "exception.type",
+    "exc_type",
+    "error_type",
+];
+const ERROR_MESSAGE: &[&str] = &[
+    "error.message",
+    "err.message",
+    "err.msg",
+    "exception.message",
+    "error",
+    "err",
+    "error_message",
+    "exception",
+];
+const ERROR_STACK: &[&str] = &[
+    "error.stack",
+    "err.stack",
+    "stack",
+    "stack_trace",
+    "stacktrace",
+    "exception.stacktrace",
+    "exc_info",
+    "error.stack_trace",
+];
+
+/// Removes and returns the first present, non-null field among `keys`.
+pub fn take(fields: &mut Vec<(String, Value)>, keys: &[&str]) -> Option<Value> {
+    for key in keys {
+        if let Some(index) = fields.iter().position(|(k, v)| k == key && !v.is_null()) {
+            return Some(fields.remove(index).1);
+        }
+    }
+    None
+}
+
+pub fn text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+/// Time, level, message, logger and caller of a structured line.
+pub fn take_common(parsed: &mut Parsed) {
+    let fields = &mut parsed.fields;
+    if parsed.ts.is_none() {
+        parsed.ts = take_parsed(fields, TIME, time_of);
+    }
+    if parsed.level.is_none() {
+        parsed.level = take_parsed(fields, LEVEL, level_of);
+    }
+    if parsed.msg.is_none() {
+        parsed.msg = take(fields, MESSAGE).map(text);
+    }
+    if parsed.logger.is_none() {
+        parsed.logger = take_parsed(fields, LOGGER, |v| v.as_str().map(str::to_owned));
+    }
+    if parsed.caller.is_none() {
+        parsed.caller = take_parsed(fields, CALLER, |v| v.as_str().map(str::to_owned));
+    }
+}
+
+/// Takes the first field among `keys` that `convert` accepts; fields it rejects stay.
+fn take_parsed<T>(
+    fields: &mut Vec<(String, Value)>,
+    keys: &[&str],
+    convert: impl Fn(&Value) -> Option<T>,
+) -> Option<T> {
+    for key in keys {
+        if let Some(index) = fields.iter().position(|(k, _)| k == key)
+            && let Some(converted) = convert(&fields[index].1)
+        {
+            fields.remove(index);
+            return Some(converted);
+        }
+    }
+    None
+}
+
+fn time_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(text) => timestamp::parse_any(text),
+        Value::Number(number) => timestamp::from_epoch_decimal(&number.to_string()),
+        _ => None,
+    }
+}
+
+fn level_of(value: &Value) -> Option<Level> {
+    match value {
+        Value::String(name) => Level::from_name(name),
+        Value::Number(number) => {
+            let number = number.as_i64()?;
+            Level::from_pino(number).or_else(|| Level::from_syslog_severity(number))
+        }
+        _ => None,
+    }
+}
+
+/// Trace and span ids: the usual fields, or a W3C `traceparent`.
+pub fn take_trace(fields: &mut Vec<(String, Value)>) -> (Option<String>, Option<String>) {
+    let mut trace = take(fields, TRACE_ID).map(text);
+    let mut span = take(fields, SPAN_ID).map(text);
+    if let Some(Value::String(parent)) = take(fields, &["traceparent"])
+        && let Some((parent_trace, parent_span)) = parse_traceparent(&parent)
+    {
+        trace.get_or_insert(parent_trace);
+        span.get_or_insert(parent_span);
+    }
+    // GCP writes `projects/<p>/traces/<id>`.
+    if let Some(id) = trace.as_mut()
+        && let Some((_, tail)) = id.rsplit_once("/traces/")
+    {
+        *id = tail.to_owned();
+    }
+    (trace, span)
+}
+
+/// W3C `traceparent`: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`.
+pub fn parse_traceparent(text: &str) -> Option<(String, String)> {
+    let mut parts = text.trim().split('-');
+    let (_version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(trace, 32) && hex(span, 16)).then(|| (trace.to_owned(), span.to_owned()))
+}
+
+/// `http.*` from request-log fields; `None` unless a method, a path or a status is present.
+pub fn take_http(fields: &mut Vec<(String, Value)>, mut http: Http) -> Option<Http> {
+    let looks_like_request = fields.iter().any(|(k, _)| {
+        HTTP_METHOD.contains(&k.as_str()) || HTTP_STATUS.contains(&k.as_str()) && k != "status"
+    }) || fields.iter().any(|(k, v)| k == "status" && v.is_u64());
+    if !looks_like_request && http.is_empty() {
+        return None;
+    }
+    http.method = http.method.or_else(|| take(fields, HTTP_METHOD).map(text));
+    http.path = http.path.or_else(|| take(fields, HTTP_PATH).map(text));
+    http.route = http.route.or_else(|| take(fields, HTTP_ROUTE).map(text));
+    http.status = http.status.or_else(|| {
+        take_parsed(fields, HTTP_STATUS, |v| {
+            number(v).and_then(|n| u16::try_from(n as u64).ok())
+        })
+    });
+    http.bytes = http
+        .bytes
+        .or_else(|| take_parsed(fields, HTTP_BYTES, |v| number(v).map(|n| n as u64)));
+    http.client = http.client.or_else(|| take(fields, HTTP_CLIENT).map(text));
+    http.user_agent = http
+        .user_agent
+        .or_else(|| take(fields, HTTP_AGENT).map(text));
+    http.referer = http
+        .referer
+        .or_else(|| take(fields, HTTP_REFERER).map(text));
+    if http.duration.is_none() {
+        for (key, unit) in HTTP_DURATION {
+            if let Some(index) = fields.iter().position(|(k, _)| k == key)
+                && let Some(seconds) = duration_seconds(&fields[index].1, *unit)
+            {
+                fields.remove(index);
+                http.duration = Some(seconds);
+                break;
+            }
+        }
+    }
+    (!http.is_empty()).then_some(http)
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A duration in seconds: a number in `bare_unit` seconds, or text with a unit
+/// (`12.5ms`, `1.2s`, `350µs`, `2m`, Go's `1m2.5s`).
+pub fn duration_seconds(value: &Value, bare_unit: f64) -> Option<f64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()? * bare_unit,
+        Value::String(text) => {
+            let text = text.trim();
+            match text.parse::<f64>() {
+                Ok(n) => n * bare_unit,
+                Err(_) => parse_duration_text(text)?,
+            }
+        }
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
+}
+
+fn parse_duration_text(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if number_end == 0 {
+            return None;
+        }
+        let value: f64 = rest[..number_end].parse().ok()?;
+        let unit_end = rest[number_end..]
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .map_or(rest.len(), |i| number_end + i);
+        let scale = match &rest[number_end..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_end..];
+    }
+    Some(total)
+}
+
+/// `error.*` from error fields.
+pub fn take_error(fields: &mut Vec<(String, Value)>) -> Option<ErrorInfo> {
+    let error = ErrorInfo {
+        kind: take(fields, ERROR_TYPE).map(text),
+        message: take_parsed(fields, ERROR_MESSAGE, |v| match v {
+            Value::Bool(_) => None,
+            other => Some(text(other.clone())),
+        }),
+        stack: take(fields, ERROR_STACK).map(|v| match v {
+            Value::Array(frames) => frames.into_iter().map(text).collect::<Vec<_>>().join("\n"),
+            other => text(other),
+        }),
+    };
+    (!error.is_empty()).then_some(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: Value) -> Vec<(String, Value)> {
+        value.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn durations_in_their_units() {
+        assert_eq!(duration_seconds(&json!(0.25), 1.0), Some(0.25));
+        assert_eq!(duration_seconds(&json!(42), 1e-3), Some(0.042));
+        assert_eq!(duration_seconds(&json!("12.5ms"), 1.0), Some(0.0125));
+        assert_eq!(duration_seconds(&json!("1m2.5s"), 1.0), Some(62.5));
+        assert_eq!(duration_seconds(&json!("350µs"), 1.0), Some(0.00035));
+        assert_eq!(duration_seconds(&json!("fast"), 1.0), None);
+        assert_eq!(duration_seconds(&json!(-1), 1.0), None);
+    }
+
+    #[test]
+    fn request_fields_become_http() {
+        let mut f = fields(
+            json!({"method":"GET","url":"/api/orders?id=4","status":200,"responseTime":42,"remoteAddress":"10.1.2.3","other":1}),
+        );
+        let http = take_http(&mut f, Http::default()).unwrap();
+        assert_eq!(http.method.as_deref(), Some("GET"));
+        assert_eq!(http.path.as_deref(), Some("/api/orders?id=4"));
+        assert_eq!(http.status, Some(200));
+        assert_eq!(http.duration, Some(0.042));
+        assert_eq!(http.client.as_deref(), Some("10.1.2.3"));
+        assert_eq!(f, vec![("other".to_owned(), json!(1))]);
+    }
+
+    #[test]
+    fn a_status_word_is_not_a_request() {
+        let mut f = fields(json!({"status":"healthy","path":"/var/lib/x"}));
+        assert!(take_http(&mut f, Http::default()).is_none());
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn errors_traces_and_gcp_trace_paths() {
+        let mut f = fields(
+            json!({"err":{"type":"TimeoutError"},"err.type":"TimeoutError","err.message":"deadline exceeded","err.stack":"TimeoutError: deadline exceeded\n    at call (client.js:10:5)","logging.googleapis.com/trace":"projects/shop/traces/4bf92f3577b34da6a3ce929d0e0e4736"}),
+        );
+        let error = take_error(&mut f).unwrap();
+        assert_eq!(error.kind.as_deref(), Some("TimeoutError"));
+        assert_eq!(error.message.as_deref(), Some("deadline exceeded"));
+        assert!(error.stack.unwrap().contains("client.js:10:5"));
+        let (trace, _) = take_trace(&mut f);
+        assert_eq!(trace.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+}
