@@ -3,7 +3,7 @@
 
 use super::kubernetes::KubernetesMeta;
 use super::level::Level;
-use super::timestamp::format_rfc3339_nanos;
+use super::timestamp::write_rfc3339_nanos;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -121,7 +121,10 @@ fn is_false(value: &bool) -> bool {
 }
 
 fn serialize_ts<S: Serializer>(ts: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&format_rfc3339_nanos(*ts))
+    let mut buffer = [0u8; 30];
+    let len = write_rfc3339_nanos(*ts, &mut buffer);
+    // Digits and separators only: always UTF-8.
+    serializer.serialize_str(std::str::from_utf8(&buffer[..len]).unwrap_or_default())
 }
 
 impl Record {

@@ -221,18 +221,19 @@ impl Redactor {
         if self.secret_key_count.is_none() {
             return false;
         }
-        let last = key
-            .rsplit(['.', '/'])
-            .next()
-            .unwrap_or(key)
-            .to_ascii_lowercase();
-        let normalized: String = last
-            .chars()
-            .map(|c| if c == '-' { '_' } else { c })
-            .collect();
-        SECRET_KEYS
-            .iter()
-            .any(|secret| normalized == *secret || normalized.ends_with(&format!("_{secret}")))
+        let last = key.rsplit(['.', '/']).next().unwrap_or(key).as_bytes();
+        // Case-insensitive, `-` and `_` alike, whole name or a `_`/`-`-separated suffix; no
+        // allocation: this runs for every attribute of every event.
+        let same = |a: u8, b: u8| a.eq_ignore_ascii_case(&b) || (a == b'-' && b == b'_');
+        SECRET_KEYS.iter().any(|secret| {
+            let secret = secret.as_bytes();
+            if last.len() < secret.len() {
+                return false;
+            }
+            let start = last.len() - secret.len();
+            let tail_matches = last[start..].iter().zip(secret).all(|(a, b)| same(*a, *b));
+            tail_matches && (start == 0 || matches!(last[start - 1], b'_' | b'-'))
+        })
     }
 
     /// The marker for a value replaced because of its field's name.

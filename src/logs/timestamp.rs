@@ -2,7 +2,7 @@
 //! record is written with. Times without a zone are taken as UTC; layouts without a year
 //! (syslog, klog) take the current year, or the previous one if that would be in the future.
 
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use nom::IResult;
 use nom::Parser;
 use nom::bytes::complete::take_while_m_n;
@@ -11,7 +11,41 @@ use nom::combinator::{map_res, opt};
 
 /// RFC 3339, UTC, nanoseconds: `2024-01-02T15:04:05.123456789Z`.
 pub fn format_rfc3339_nanos(unix_nanos: i64) -> String {
-    DateTime::<Utc>::from_timestamp_nanos(unix_nanos).to_rfc3339_opts(SecondsFormat::Nanos, true)
+    let mut out = [0u8; 30];
+    let len = write_rfc3339_nanos(unix_nanos, &mut out);
+    String::from_utf8_lossy(&out[..len]).into_owned()
+}
+
+/// The same, written into `out` without allocating (once per event on the hot path); returns
+/// the length. Years outside 0..=9999 cannot occur from an i64 of nanoseconds.
+pub fn write_rfc3339_nanos(unix_nanos: i64, out: &mut [u8; 30]) -> usize {
+    let time = DateTime::<Utc>::from_timestamp_nanos(unix_nanos);
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut value = value;
+        for index in (0..width).rev() {
+            out[at + index] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, time.year().clamp(0, 9999) as u32, 4);
+    put(5, time.month(), 2);
+    put(8, time.day(), 2);
+    put(11, time.hour(), 2);
+    put(14, time.minute(), 2);
+    put(17, time.second(), 2);
+    put(20, time.nanosecond() % 1_000_000_000, 9);
+    for (at, separator) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (29, b'Z'),
+    ] {
+        out[at] = separator;
+    }
+    30
 }
 
 static REFERENCE_NOW: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
@@ -386,5 +420,24 @@ mod tests {
         fn never_panics_on_timestamp_shaped_text(text in "[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{0,12})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?") {
             let _ = parse_any(&text);
         }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn the_edges_of_the_representable_range() {
+        assert_eq!(format_rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(format_rfc3339_nanos(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            format_rfc3339_nanos(i64::MAX),
+            "2262-04-11T23:47:16.854775807Z"
+        );
+        assert_eq!(
+            format_rfc3339_nanos(i64::MIN),
+            "1677-09-21T00:12:43.145224192Z"
+        );
     }
 }
