@@ -40,7 +40,7 @@ fn access_line(i: usize) -> String {
         (i / 7) % 256,
         i % 60,
         100_000 + i,
-        if i % 50 == 0 { 500 } else { 200 },
+        if i.is_multiple_of(50) { 500 } else { 200 },
         512 + i % 4096,
         i % 1000
     )

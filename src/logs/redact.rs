@@ -7,7 +7,7 @@
 //! Speed: each rule has literal triggers; one Aho-Corasick pass over the text says which rules
 //! can match, so a clean line costs one scan and no regex.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use prometheus::IntCounter;
 use regex::Regex;
 use std::borrow::Cow;
@@ -192,6 +192,9 @@ impl Redactor {
         let triggers = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // A DFA: a few KiB more memory, several times faster per byte than the NFA on
+            // case-insensitive patterns, and this runs over every text field.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| e.to_string())?;
         let secret_key_count = rules
@@ -253,7 +256,13 @@ impl Redactor {
         for index in &self.always {
             wanted |= 1 << (index % 64);
         }
-        for found in self.triggers.find_overlapping_iter(text.as_str()) {
+        // Most text holds no trigger at all: one fast check before the overlapping scan.
+        let triggered = self.triggers.is_match(text.as_str());
+        for found in triggered
+            .then(|| self.triggers.find_overlapping_iter(text.as_str()))
+            .into_iter()
+            .flatten()
+        {
             wanted |= 1 << (self.trigger_rule[found.pattern().as_usize()] % 64);
         }
         if wanted == 0 {
@@ -297,6 +306,9 @@ fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
 /// check.
 fn replace_cards(text: &str, marker: &str) -> (String, u64) {
     let bytes = text.as_bytes();
+    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 13 {
+        return (String::new(), 0);
+    }
     let mut out = String::new();
     let mut copied = 0;
     let mut count = 0;
@@ -308,13 +320,15 @@ fn replace_cards(text: &str, marker: &str) -> (String, u64) {
             continue;
         }
         let start = index;
-        let mut digits = Vec::with_capacity(19);
+        let mut digits = [0u8; 20];
+        let mut found = 0;
         let mut end = index;
         let mut cursor = index;
-        while cursor < bytes.len() && digits.len() <= 19 {
+        while cursor < bytes.len() && found < digits.len() {
             let b = bytes[cursor];
             if b.is_ascii_digit() {
-                digits.push(b - b'0');
+                digits[found] = b - b'0';
+                found += 1;
                 cursor += 1;
                 end = cursor;
             } else if (b == b' ' || b == b'-')
@@ -327,7 +341,7 @@ fn replace_cards(text: &str, marker: &str) -> (String, u64) {
             }
         }
         let followed_by_word = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
-        if (13..=19).contains(&digits.len()) && !followed_by_word && luhn(&digits) {
+        if (13..=19).contains(&found) && !followed_by_word && luhn(&digits[..found]) {
             out.push_str(&text[copied..start]);
             out.push_str(marker);
             copied = end;

@@ -65,7 +65,12 @@ impl Normalizer {
     }
 
     pub fn normalize(&mut self, line: &RawLine, origin: &Origin) -> Record {
-        let text = String::from_utf8_lossy(&line.bytes);
+        // Valid UTF-8 (nearly every line) is checked once, fast; only invalid lines pay for
+        // the lossy conversion.
+        let text = match std::str::from_utf8(&line.bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&line.bytes),
+        };
         let invalid_utf8 = matches!(text, Cow::Owned(_));
         let (format, mut parsed) = self.parse(&text);
 
@@ -145,11 +150,17 @@ impl Normalizer {
         }
     }
 
-    /// Redaction, control characters and size limits on every text field.
+    /// Redaction, control characters and size limits on every text field. Identifiers
+    /// (logger, caller, ids, method, route, protocol) cannot usefully hold a secret: they are
+    /// only escaped and bounded, which keeps the per-event cost down.
     fn clean(&self, record: &mut Record) {
         let text = |value: &mut String, keep_newlines: bool| {
             self.redactor.redact(value);
             sanitize::escape_controls(value, keep_newlines);
+        };
+        let identifier = |value: &mut String| {
+            sanitize::escape_controls(value, false);
+            sanitize::truncate(value, MAX_ATTR_BYTES);
         };
         text(&mut record.msg, false);
         for value in [
@@ -157,19 +168,15 @@ impl Normalizer {
             &mut record.caller,
             &mut record.trace_id,
             &mut record.span_id,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            text(value, false);
-            sanitize::truncate(value, MAX_ATTR_BYTES);
+        ] {
+            value.as_mut().map(identifier);
         }
         if let Some(http) = record.http.as_deref_mut() {
+            for value in [&mut http.method, &mut http.route, &mut http.protocol] {
+                value.as_mut().map(identifier);
+            }
             for value in [
-                &mut http.method,
                 &mut http.path,
-                &mut http.route,
-                &mut http.protocol,
                 &mut http.client,
                 &mut http.user_agent,
                 &mut http.referer,
