@@ -11,6 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use prometheus::IntCounter;
 use regex::Regex;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// The built-in rules on by default.
 pub const DEFAULT_RULES: [&str; 8] = [
@@ -49,10 +50,25 @@ const SECRET_KEYS: [&str; 16] = [
 
 enum Matcher {
     /// Replace each match of the regex; groups 1 and 2, if any, are kept before and after the
-    /// marker.
-    Regex(Regex),
+    /// marker. Built-in patterns are compiled on their first trigger: most never are on clean
+    /// logs, which keeps an idle agent small.
+    Regex(LazyRegex),
+    /// A configured rule, compiled when the configuration was validated.
+    Custom(Regex),
     CardNumbers,
     Ips,
+}
+
+struct LazyRegex {
+    pattern: &'static str,
+    compiled: OnceLock<Regex>,
+}
+
+impl LazyRegex {
+    fn get(&self) -> &Regex {
+        self.compiled
+            .get_or_init(|| Regex::new(self.pattern).expect("built-in patterns are valid"))
+    }
 }
 
 struct Rule {
@@ -96,8 +112,12 @@ impl std::fmt::Debug for Redactor {
 }
 
 fn builtin(name: &str) -> Option<(Matcher, Vec<&'static str>)> {
-    let regex =
-        |pattern: &str| Matcher::Regex(Regex::new(pattern).expect("built-in patterns are valid"));
+    let regex = |pattern: &'static str| {
+        Matcher::Regex(LazyRegex {
+            pattern,
+            compiled: OnceLock::new(),
+        })
+    };
     Some(match name {
         "bearer" => (
             regex(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*"),
@@ -173,7 +193,7 @@ impl Redactor {
                 marker: format!("[REDACTED:{}]", rule.name),
                 count: counter(&rule.name),
                 name: rule.name.clone(),
-                matcher: Matcher::Regex(rule.pattern.clone()),
+                matcher: Matcher::Custom(rule.pattern.clone()),
                 triggers: Vec::new(),
             });
         }
@@ -274,7 +294,8 @@ impl Redactor {
                 continue;
             }
             let (replaced, count) = match &rule.matcher {
-                Matcher::Regex(regex) => replace_regex(regex, text, &rule.marker),
+                Matcher::Regex(lazy) => replace_regex(lazy.get(), text, &rule.marker),
+                Matcher::Custom(regex) => replace_regex(regex, text, &rule.marker),
                 Matcher::CardNumbers => replace_cards(text, &rule.marker),
                 Matcher::Ips => replace_ips(text, &rule.marker),
             };

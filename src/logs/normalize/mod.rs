@@ -6,7 +6,8 @@
 pub mod stage;
 
 use super::level::Level;
-use super::parse::{Format, Parsed, fields};
+use super::parse::fields::Fields;
+use super::parse::{Format, Parsed};
 use super::record::{ErrorInfo, Record, SourceInfo, TsOrigin};
 use super::redact::Redactor;
 use super::sanitize;
@@ -74,9 +75,12 @@ impl Normalizer {
         let invalid_utf8 = matches!(text, Cow::Owned(_));
         let (format, mut parsed) = self.parse(&text);
 
-        let (trace_id, span_id) = fields::take_trace(&mut parsed.fields);
-        let http = fields::take_http(&mut parsed.fields, parsed.http.take().unwrap_or_default());
-        let mut error = fields::take_error(&mut parsed.fields).unwrap_or_default();
+        let mut known = Fields::new(std::mem::take(&mut parsed.fields));
+        known.take_common(&mut parsed);
+        let (trace_id, span_id) = known.take_trace();
+        let http = known.take_http(parsed.http.take().unwrap_or_default());
+        let mut error = known.take_error().unwrap_or_default();
+        let rest = known.into_rest();
         let mut msg = parsed.msg.take().unwrap_or_default();
         split_stack_trace(&mut msg, &mut error);
         if error.kind.is_none()
@@ -129,7 +133,7 @@ impl Normalizer {
                 invalid_utf8,
             },
         };
-        self.attrs(parsed.fields, &mut record.attrs);
+        self.attrs(rest, &mut record.attrs);
         self.clean(&mut record);
         record
     }

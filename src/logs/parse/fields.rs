@@ -7,6 +7,8 @@ use crate::logs::level::Level;
 use crate::logs::record::{ErrorInfo, Http};
 use crate::logs::timestamp;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 const TIME: &[&str] = &[
     "ts",
@@ -194,14 +196,241 @@ const ERROR_STACK: &[&str] = &[
     "error.stack_trace",
 ];
 
-/// Removes and returns the first present, non-null field among `keys`.
-pub fn take(fields: &mut Vec<(String, Value)>, keys: &[&str]) -> Option<Value> {
-    for key in keys {
-        if let Some(index) = fields.iter().position(|(k, v)| k == key && !v.is_null()) {
-            return Some(fields.remove(index).1);
+/// What a well-known field is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    Time,
+    Level,
+    Message,
+    Logger,
+    Caller,
+    TraceId,
+    SpanId,
+    TraceParent,
+    Method,
+    Path,
+    Route,
+    Status,
+    Bytes,
+    Client,
+    Agent,
+    Referer,
+    /// A duration field, with the unit (in seconds) of a bare number in it.
+    Duration,
+    ErrorType,
+    ErrorMessage,
+    ErrorStack,
+}
+
+/// Every known spelling → (slot, priority: the lower, the more preferred).
+fn index() -> &'static HashMap<&'static str, (Slot, u8)> {
+    static INDEX: OnceLock<HashMap<&'static str, (Slot, u8)>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = HashMap::new();
+        let lists: [(Slot, &[&str]); 19] = [
+            (Slot::Time, TIME),
+            // Before the levels: `status` is classified as an HTTP status, and read as a
+            // level name only when it holds one (see `take_common`).
+            (Slot::Status, HTTP_STATUS),
+            (Slot::Level, LEVEL),
+            (Slot::Message, MESSAGE),
+            (Slot::Logger, LOGGER),
+            (Slot::Caller, CALLER),
+            (Slot::TraceId, TRACE_ID),
+            (Slot::SpanId, SPAN_ID),
+            (Slot::TraceParent, &["traceparent"]),
+            (Slot::Method, HTTP_METHOD),
+            (Slot::Path, HTTP_PATH),
+            (Slot::Route, HTTP_ROUTE),
+            (Slot::Bytes, HTTP_BYTES),
+            (Slot::Client, HTTP_CLIENT),
+            (Slot::Agent, HTTP_AGENT),
+            (Slot::Referer, HTTP_REFERER),
+            (Slot::ErrorType, ERROR_TYPE),
+            (Slot::ErrorMessage, ERROR_MESSAGE),
+            (Slot::ErrorStack, ERROR_STACK),
+        ];
+        for (slot, keys) in lists {
+            for (priority, key) in keys.iter().enumerate() {
+                // A key in two lists (`status`: a level for some loggers, an HTTP status for
+                // others) keeps its first meaning; the other is tried by value below.
+                index.entry(*key).or_insert((slot, priority as u8));
+            }
+        }
+        for (priority, (key, _)) in HTTP_DURATION.iter().enumerate() {
+            index
+                .entry(*key)
+                .or_insert((Slot::Duration, priority as u8));
+        }
+        index
+    })
+}
+
+/// A line's structured fields, each classified once (one hash lookup) so that taking the
+/// well-known ones costs no string comparisons.
+pub struct Fields {
+    items: Vec<(String, Value)>,
+    slots: Vec<Option<(Slot, u8)>>,
+    taken: Vec<bool>,
+}
+
+impl Fields {
+    pub fn new(items: Vec<(String, Value)>) -> Self {
+        let index = index();
+        let slots = items
+            .iter()
+            .map(|(k, _)| index.get(k.as_str()).copied())
+            .collect();
+        let taken = vec![false; items.len()];
+        Self {
+            items,
+            slots,
+            taken,
         }
     }
-    None
+
+    /// Takes the most preferred field of `slot` that `convert` accepts.
+    fn take<T>(&mut self, slot: Slot, convert: impl Fn(&str, &Value) -> Option<T>) -> Option<T> {
+        let mut candidates: Vec<(u8, usize)> = (0..self.items.len())
+            .filter(|&i| !self.taken[i] && matches!(self.slots[i], Some((s, _)) if s == slot))
+            .map(|i| (self.slots[i].map_or(0, |(_, p)| p), i))
+            .collect();
+        candidates.sort_unstable();
+        for (_, i) in candidates {
+            let (key, value) = &self.items[i];
+            if value.is_null() {
+                continue;
+            }
+            if let Some(converted) = convert(key, value) {
+                self.taken[i] = true;
+                return Some(converted);
+            }
+        }
+        None
+    }
+
+    fn take_text(&mut self, slot: Slot) -> Option<String> {
+        self.take(slot, |_, v| Some(text(v.clone())))
+    }
+
+    fn has(&self, slot: Slot, accept: impl Fn(&Value) -> bool) -> bool {
+        (0..self.items.len()).any(|i| {
+            !self.taken[i]
+                && matches!(self.slots[i], Some((s, _)) if s == slot)
+                && accept(&self.items[i].1)
+        })
+    }
+
+    /// The fields nobody took, in their order.
+    pub fn into_rest(self) -> Vec<(String, Value)> {
+        self.items
+            .into_iter()
+            .zip(self.taken)
+            .filter(|(_, taken)| !taken)
+            .map(|(item, _)| item)
+            .collect()
+    }
+
+    /// Time, level, message, logger and caller, where the parser did not find them.
+    pub fn take_common(&mut self, parsed: &mut Parsed) {
+        if parsed.ts.is_none() {
+            parsed.ts = self.take(Slot::Time, |_, v| time_of(v));
+        }
+        if parsed.level.is_none() {
+            parsed.level = self.take(Slot::Level, |_, v| level_of(v));
+            if parsed.level.is_none() {
+                // `status` is a level for some loggers (Datadog), an HTTP status for others.
+                parsed.level =
+                    self.take(Slot::Status, |_, v| v.as_str().and_then(Level::from_name));
+            }
+        }
+        if parsed.msg.is_none() {
+            parsed.msg = self.take_text(Slot::Message);
+        }
+        if parsed.logger.is_none() {
+            parsed.logger = self.take(Slot::Logger, |_, v| v.as_str().map(str::to_owned));
+        }
+        if parsed.caller.is_none() {
+            parsed.caller = self.take(Slot::Caller, |_, v| v.as_str().map(str::to_owned));
+        }
+    }
+
+    /// Trace and span ids: the usual fields, or a W3C `traceparent`.
+    pub fn take_trace(&mut self) -> (Option<String>, Option<String>) {
+        let mut trace = self.take_text(Slot::TraceId);
+        let mut span = self.take_text(Slot::SpanId);
+        if let Some((parent_trace, parent_span)) = self.take(Slot::TraceParent, |_, v| {
+            v.as_str().and_then(parse_traceparent)
+        }) {
+            trace.get_or_insert(parent_trace);
+            span.get_or_insert(parent_span);
+        }
+        // GCP writes `projects/<p>/traces/<id>`.
+        if let Some(id) = trace.as_mut()
+            && let Some((_, tail)) = id.rsplit_once("/traces/")
+        {
+            *id = tail.to_owned();
+        }
+        (trace, span)
+    }
+
+    /// `http.*` from request-log fields; `None` unless a method, a path or a status is present.
+    pub fn take_http(&mut self, mut http: Http) -> Option<Http> {
+        let looks_like_request = self.has(Slot::Method, |_| true)
+            || self.has(Slot::Status, |v| {
+                number(v).is_some_and(|n| (100.0..600.0).contains(&n))
+            });
+        if !looks_like_request && http.is_empty() {
+            return None;
+        }
+        http.method = http.method.or_else(|| self.take_text(Slot::Method));
+        http.path = http.path.or_else(|| self.take_text(Slot::Path));
+        http.route = http.route.or_else(|| self.take_text(Slot::Route));
+        http.status = http.status.or_else(|| {
+            self.take(Slot::Status, |_, v| {
+                number(v).and_then(|n| u16::try_from(n as u64).ok())
+            })
+        });
+        http.bytes = http
+            .bytes
+            .or_else(|| self.take(Slot::Bytes, |_, v| number(v).map(|n| n as u64)));
+        http.client = http.client.or_else(|| self.take_text(Slot::Client));
+        http.user_agent = http.user_agent.or_else(|| self.take_text(Slot::Agent));
+        http.referer = http.referer.or_else(|| self.take_text(Slot::Referer));
+        if http.duration.is_none() {
+            http.duration = self.take(Slot::Duration, |key, v| {
+                let unit = HTTP_DURATION
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(1.0, |(_, u)| *u);
+                duration_seconds(v, unit)
+            });
+        }
+        (!http.is_empty()).then_some(http)
+    }
+
+    /// `error.*` from error fields.
+    pub fn take_error(&mut self) -> Option<ErrorInfo> {
+        let error = ErrorInfo {
+            kind: self.take_text(Slot::ErrorType),
+            message: self.take(Slot::ErrorMessage, |_, v| match v {
+                Value::Bool(_) => None,
+                other => Some(text(other.clone())),
+            }),
+            stack: self.take(Slot::ErrorStack, |_, v| {
+                Some(match v {
+                    Value::Array(frames) => frames
+                        .iter()
+                        .cloned()
+                        .map(text)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    other => text(other.clone()),
+                })
+            }),
+        };
+        (!error.is_empty()).then_some(error)
+    }
 }
 
 pub fn text(value: Value) -> String {
@@ -211,41 +440,12 @@ pub fn text(value: Value) -> String {
     }
 }
 
-/// Time, level, message, logger and caller of a structured line.
+/// Time, level, message, logger and caller of a structured line (for parsers and tests that
+/// want them without the rest of normalization).
 pub fn take_common(parsed: &mut Parsed) {
-    let fields = &mut parsed.fields;
-    if parsed.ts.is_none() {
-        parsed.ts = take_parsed(fields, TIME, time_of);
-    }
-    if parsed.level.is_none() {
-        parsed.level = take_parsed(fields, LEVEL, level_of);
-    }
-    if parsed.msg.is_none() {
-        parsed.msg = take(fields, MESSAGE).map(text);
-    }
-    if parsed.logger.is_none() {
-        parsed.logger = take_parsed(fields, LOGGER, |v| v.as_str().map(str::to_owned));
-    }
-    if parsed.caller.is_none() {
-        parsed.caller = take_parsed(fields, CALLER, |v| v.as_str().map(str::to_owned));
-    }
-}
-
-/// Takes the first field among `keys` that `convert` accepts; fields it rejects stay.
-fn take_parsed<T>(
-    fields: &mut Vec<(String, Value)>,
-    keys: &[&str],
-    convert: impl Fn(&Value) -> Option<T>,
-) -> Option<T> {
-    for key in keys {
-        if let Some(index) = fields.iter().position(|(k, _)| k == key)
-            && let Some(converted) = convert(&fields[index].1)
-        {
-            fields.remove(index);
-            return Some(converted);
-        }
-    }
-    None
+    let mut fields = Fields::new(std::mem::take(&mut parsed.fields));
+    fields.take_common(parsed);
+    parsed.fields = fields.into_rest();
 }
 
 fn time_of(value: &Value) -> Option<i64> {
@@ -267,71 +467,12 @@ fn level_of(value: &Value) -> Option<Level> {
     }
 }
 
-/// Trace and span ids: the usual fields, or a W3C `traceparent`.
-pub fn take_trace(fields: &mut Vec<(String, Value)>) -> (Option<String>, Option<String>) {
-    let mut trace = take(fields, TRACE_ID).map(text);
-    let mut span = take(fields, SPAN_ID).map(text);
-    if let Some(Value::String(parent)) = take(fields, &["traceparent"])
-        && let Some((parent_trace, parent_span)) = parse_traceparent(&parent)
-    {
-        trace.get_or_insert(parent_trace);
-        span.get_or_insert(parent_span);
-    }
-    // GCP writes `projects/<p>/traces/<id>`.
-    if let Some(id) = trace.as_mut()
-        && let Some((_, tail)) = id.rsplit_once("/traces/")
-    {
-        *id = tail.to_owned();
-    }
-    (trace, span)
-}
-
 /// W3C `traceparent`: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`.
 pub fn parse_traceparent(text: &str) -> Option<(String, String)> {
     let mut parts = text.trim().split('-');
     let (_version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
     (hex(trace, 32) && hex(span, 16)).then(|| (trace.to_owned(), span.to_owned()))
-}
-
-/// `http.*` from request-log fields; `None` unless a method, a path or a status is present.
-pub fn take_http(fields: &mut Vec<(String, Value)>, mut http: Http) -> Option<Http> {
-    let looks_like_request = fields.iter().any(|(k, _)| {
-        HTTP_METHOD.contains(&k.as_str()) || HTTP_STATUS.contains(&k.as_str()) && k != "status"
-    }) || fields.iter().any(|(k, v)| k == "status" && v.is_u64());
-    if !looks_like_request && http.is_empty() {
-        return None;
-    }
-    http.method = http.method.or_else(|| take(fields, HTTP_METHOD).map(text));
-    http.path = http.path.or_else(|| take(fields, HTTP_PATH).map(text));
-    http.route = http.route.or_else(|| take(fields, HTTP_ROUTE).map(text));
-    http.status = http.status.or_else(|| {
-        take_parsed(fields, HTTP_STATUS, |v| {
-            number(v).and_then(|n| u16::try_from(n as u64).ok())
-        })
-    });
-    http.bytes = http
-        .bytes
-        .or_else(|| take_parsed(fields, HTTP_BYTES, |v| number(v).map(|n| n as u64)));
-    http.client = http.client.or_else(|| take(fields, HTTP_CLIENT).map(text));
-    http.user_agent = http
-        .user_agent
-        .or_else(|| take(fields, HTTP_AGENT).map(text));
-    http.referer = http
-        .referer
-        .or_else(|| take(fields, HTTP_REFERER).map(text));
-    if http.duration.is_none() {
-        for (key, unit) in HTTP_DURATION {
-            if let Some(index) = fields.iter().position(|(k, _)| k == key)
-                && let Some(seconds) = duration_seconds(&fields[index].1, *unit)
-            {
-                fields.remove(index);
-                http.duration = Some(seconds);
-                break;
-            }
-        }
-    }
-    (!http.is_empty()).then_some(http)
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -386,22 +527,6 @@ fn parse_duration_text(text: &str) -> Option<f64> {
     Some(total)
 }
 
-/// `error.*` from error fields.
-pub fn take_error(fields: &mut Vec<(String, Value)>) -> Option<ErrorInfo> {
-    let error = ErrorInfo {
-        kind: take(fields, ERROR_TYPE).map(text),
-        message: take_parsed(fields, ERROR_MESSAGE, |v| match v {
-            Value::Bool(_) => None,
-            other => Some(text(other.clone())),
-        }),
-        stack: take(fields, ERROR_STACK).map(|v| match v {
-            Value::Array(frames) => frames.into_iter().map(text).collect::<Vec<_>>().join("\n"),
-            other => text(other),
-        }),
-    };
-    (!error.is_empty()).then_some(error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,35 +549,35 @@ mod tests {
 
     #[test]
     fn request_fields_become_http() {
-        let mut f = fields(
+        let mut f = Fields::new(fields(
             json!({"method":"GET","url":"/api/orders?id=4","status":200,"responseTime":42,"remoteAddress":"10.1.2.3","other":1}),
-        );
-        let http = take_http(&mut f, Http::default()).unwrap();
+        ));
+        let http = f.take_http(Http::default()).unwrap();
         assert_eq!(http.method.as_deref(), Some("GET"));
         assert_eq!(http.path.as_deref(), Some("/api/orders?id=4"));
         assert_eq!(http.status, Some(200));
         assert_eq!(http.duration, Some(0.042));
         assert_eq!(http.client.as_deref(), Some("10.1.2.3"));
-        assert_eq!(f, vec![("other".to_owned(), json!(1))]);
+        assert_eq!(f.into_rest(), vec![("other".to_owned(), json!(1))]);
     }
 
     #[test]
     fn a_status_word_is_not_a_request() {
-        let mut f = fields(json!({"status":"healthy","path":"/var/lib/x"}));
-        assert!(take_http(&mut f, Http::default()).is_none());
-        assert_eq!(f.len(), 2);
+        let mut f = Fields::new(fields(json!({"status":"healthy","path":"/var/lib/x"})));
+        assert!(f.take_http(Http::default()).is_none());
+        assert_eq!(f.into_rest().len(), 2);
     }
 
     #[test]
     fn errors_traces_and_gcp_trace_paths() {
-        let mut f = fields(
+        let mut f = Fields::new(fields(
             json!({"err":{"type":"TimeoutError"},"err.type":"TimeoutError","err.message":"deadline exceeded","err.stack":"TimeoutError: deadline exceeded\n    at call (client.js:10:5)","logging.googleapis.com/trace":"projects/shop/traces/4bf92f3577b34da6a3ce929d0e0e4736"}),
-        );
-        let error = take_error(&mut f).unwrap();
+        ));
+        let error = f.take_error().unwrap();
         assert_eq!(error.kind.as_deref(), Some("TimeoutError"));
         assert_eq!(error.message.as_deref(), Some("deadline exceeded"));
         assert!(error.stack.unwrap().contains("client.js:10:5"));
-        let (trace, _) = take_trace(&mut f);
+        let (trace, _) = f.take_trace();
         assert_eq!(trace.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
     }
 }

@@ -1,7 +1,6 @@
 //! JSON object lines, any nesting: flattened to dotted fields (`req.headers.host`).
 
 use super::Parsed;
-use super::fields;
 use serde_json::{Map, Value};
 
 /// Nesting deeper than this is kept as a JSON string instead of being flattened further.
@@ -17,7 +16,6 @@ pub fn parse(text: &str) -> Option<Parsed> {
     };
     let mut parsed = Parsed::default();
     flatten("", object, 0, &mut parsed.fields);
-    fields::take_common(&mut parsed);
     Some(parsed)
 }
 
@@ -43,6 +41,13 @@ fn flatten(prefix: &str, object: Map<String, Value>, depth: usize, out: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::parse::fields;
+
+    fn parse(text: &str) -> Option<Parsed> {
+        let mut parsed = super::parse(text)?;
+        fields::take_common(&mut parsed);
+        Some(parsed)
+    }
     use crate::logs::level::Level;
 
     #[test]

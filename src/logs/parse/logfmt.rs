@@ -1,7 +1,6 @@
 //! logfmt: `level=info msg="request done" duration=12ms status=200`.
 
 use super::Parsed;
-use super::fields;
 use nom::IResult;
 use nom::Parser;
 use nom::branch::alt;
@@ -93,17 +92,23 @@ fn scalar(text: String) -> Value {
 }
 
 pub fn parse(text: &str) -> Option<Parsed> {
-    let mut parsed = Parsed {
+    let parsed = Parsed {
         fields: pairs(text)?,
         ..Parsed::default()
     };
-    fields::take_common(&mut parsed);
     Some(parsed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::parse::fields;
+
+    fn parse(text: &str) -> Option<Parsed> {
+        let mut parsed = super::parse(text)?;
+        fields::take_common(&mut parsed);
+        Some(parsed)
+    }
     use crate::logs::level::Level;
     use serde_json::json;
 
