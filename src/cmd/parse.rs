@@ -64,24 +64,18 @@ fn run(args: &ParseArgs) -> std::io::Result<()> {
     let mut events = Vec::new();
     let mut line = Vec::with_capacity(1024);
     loop {
-        let read = match input.read(&mut buffer) {
+        let finished = match input.read(&mut buffer) {
             Ok(0) => {
                 framer.finish(Instant::now(), &mut events);
-                write(
-                    &mut out,
-                    &mut normalizer,
-                    &origin,
-                    &mut events,
-                    &counters,
-                    &mut line,
-                )?;
-                break;
+                true
             }
-            Ok(read) => read,
+            Ok(read) => {
+                framer.push(&buffer[..read], Instant::now(), &mut events);
+                false
+            }
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        framer.push(&buffer[..read], Instant::now(), &mut events);
         write(
             &mut out,
             &mut normalizer,
@@ -90,6 +84,9 @@ fn run(args: &ParseArgs) -> std::io::Result<()> {
             &counters,
             &mut line,
         )?;
+        if finished {
+            break;
+        }
     }
     out.flush()
 }

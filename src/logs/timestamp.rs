@@ -272,24 +272,21 @@ fn parse_syslog(text: &str, now: DateTime<Utc>) -> Option<i64> {
 
 /// klog: `0501 10:00:01.100000` (month, day; no year).
 pub fn klog_time(month: u32, day: u32, clock: &str, now: DateTime<Utc>) -> Option<i64> {
-    let (rest, (hour, _, minute, _, second, nanos)) = (
-        digits(2),
-        char(':'),
-        digits(2),
-        char(':'),
-        digits(2),
-        opt(fraction),
-    )
-        .parse(clock)
-        .ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    without_year(month, day, hour, minute, second, nanos.unwrap_or(0), now)
+    let (hour, minute, second, nanos) = whole_clock(clock)?;
+    without_year(month, day, hour, minute, second, nanos, now)
 }
 
 /// A time of day alone (`10:00:00.123`, logback's default): today, in UTC.
 pub fn time_of_day(clock: &str, now: DateTime<Utc>) -> Option<i64> {
+    let (hour, minute, second, nanos) = whole_clock(clock)?;
+    now.date_naive()
+        .and_hms_nano_opt(hour, minute, second.min(59), nanos)?
+        .and_utc()
+        .timestamp_nanos_opt()
+}
+
+/// `HH:MM:SS[.fraction]` and nothing else: (hour, minute, second, nanoseconds).
+fn whole_clock(clock: &str) -> Option<(u32, u32, u32, u32)> {
     let (rest, (hour, _, minute, _, second, nanos)) = (
         digits(2),
         char(':'),
@@ -300,13 +297,8 @@ pub fn time_of_day(clock: &str, now: DateTime<Utc>) -> Option<i64> {
     )
         .parse(clock)
         .ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    now.date_naive()
-        .and_hms_nano_opt(hour, minute, second.min(59), nanos.unwrap_or(0))?
-        .and_utc()
-        .timestamp_nanos_opt()
+    rest.is_empty()
+        .then_some((hour, minute, second, nanos.unwrap_or(0)))
 }
 
 /// A Unix epoch number, written in decimal (`1704207845`, `1704207845.5`, `1704207845123`),
