@@ -129,7 +129,7 @@ pub async fn run(
             } => {
                 let settings = source::stdin::StdinSettings {
                     max_line_bytes: *max_line_bytes,
-                    format: *container,
+                    container: *container,
                     multiline: multiline.clone(),
                 };
                 sources.spawn(source::stdin::run(

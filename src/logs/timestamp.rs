@@ -128,31 +128,38 @@ fn zone(input: &str) -> IResult<&str, i32> {
 
 /// Date and time with optional fraction and zone; returns the rest of the input.
 pub fn iso_prefix(input: &str) -> IResult<&str, i64> {
-    let (rest, (year, _, month, _, day, _, hour, _, minute, _, second, nanos, zone)) = (
+    let (rest, (year, _, month, _, day, _, (hour, minute, second, nanos), zone)) = (
         digits(4),
         one_of("-/"),
         digits(2),
         one_of("-/"),
         digits(2),
         one_of("T t"),
+        clock,
+        opt(zone),
+    )
+        .parse(input)?;
+    let utc = NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos))
+        .and_then(|t| t.and_utc().timestamp_nanos_opt())
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })?;
+    Ok((rest, utc - i64::from(zone.unwrap_or(0)) * 1_000_000_000))
+}
+
+/// `HH:MM:SS[.fraction]`: (hour, minute, second, nanoseconds).
+fn clock(input: &str) -> IResult<&str, (u32, u32, u32, u32)> {
+    let (rest, (hour, _, minute, _, second, nanos)) = (
         digits(2),
         char(':'),
         digits(2),
         char(':'),
         digits(2),
         opt(fraction),
-        opt(zone),
     )
         .parse(input)?;
-    let time = NaiveDate::from_ymd_opt(year as i32, month, day)
-        .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos.unwrap_or(0)))
-        .ok_or_else(|| {
-            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-        })?;
-    let utc = time.and_utc().timestamp_nanos_opt().ok_or_else(|| {
-        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-    })?;
-    Ok((rest, utc - i64::from(zone.unwrap_or(0)) * 1_000_000_000))
+    Ok((rest, (hour, minute, second, nanos.unwrap_or(0))))
 }
 
 fn parse_iso(text: &str) -> Option<i64> {
@@ -181,18 +188,14 @@ fn month(input: &str) -> IResult<&str, u32> {
 
 /// Common Log Format: `10/Oct/2000:13:55:36 -0700`.
 pub fn clf_prefix(input: &str) -> IResult<&str, i64> {
-    let (rest, (day, _, month, _, year, _, hour, _, minute, _, second, _, zone)) = (
+    let (rest, (day, _, month, _, year, _, (hour, minute, second, _), _, zone)) = (
         digits(2),
         char('/'),
         month,
         char('/'),
         digits(4),
         char(':'),
-        digits(2),
-        char(':'),
-        digits(2),
-        char(':'),
-        digits(2),
+        clock,
         char(' '),
         zone,
     )
@@ -240,7 +243,7 @@ fn without_year(
 
 /// Syslog (RFC 3164): `Oct 11 22:14:15` or `Oct  1 22:14:15`, optionally with a fraction.
 pub fn syslog_prefix(input: &str, now: DateTime<Utc>) -> IResult<&str, i64> {
-    let (rest, (month, _, day, _, hour, _, minute, _, second, nanos)) = (
+    let (rest, (month, _, day, _, (hour, minute, second, nanos))) = (
         month,
         nom::character::complete::space1,
         map_res(
@@ -248,18 +251,12 @@ pub fn syslog_prefix(input: &str, now: DateTime<Utc>) -> IResult<&str, i64> {
             str::parse::<u32>,
         ),
         char(' '),
-        digits(2),
-        char(':'),
-        digits(2),
-        char(':'),
-        digits(2),
-        opt(fraction),
+        clock,
     )
         .parse(input)?;
-    let nanos = without_year(month, day, hour, minute, second, nanos.unwrap_or(0), now)
-        .ok_or_else(|| {
-            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-        })?;
+    let nanos = without_year(month, day, hour, minute, second, nanos, now).ok_or_else(|| {
+        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+    })?;
     Ok((rest, nanos))
 }
 
@@ -285,20 +282,12 @@ pub fn time_of_day(clock: &str, now: DateTime<Utc>) -> Option<i64> {
         .timestamp_nanos_opt()
 }
 
-/// `HH:MM:SS[.fraction]` and nothing else: (hour, minute, second, nanoseconds).
-fn whole_clock(clock: &str) -> Option<(u32, u32, u32, u32)> {
-    let (rest, (hour, _, minute, _, second, nanos)) = (
-        digits(2),
-        char(':'),
-        digits(2),
-        char(':'),
-        digits(2),
-        opt(fraction),
-    )
-        .parse(clock)
-        .ok()?;
-    rest.is_empty()
-        .then_some((hour, minute, second, nanos.unwrap_or(0)))
+/// `HH:MM:SS[.fraction]` and nothing else.
+fn whole_clock(text: &str) -> Option<(u32, u32, u32, u32)> {
+    match clock(text) {
+        Ok(("", parts)) => Some(parts),
+        _ => None,
+    }
 }
 
 /// A Unix epoch number, written in decimal (`1704207845`, `1704207845.5`, `1704207845123`),

@@ -15,7 +15,6 @@ pub struct AgentMetrics {
     bytes_received: IntCounterVec,
     events_sent: IntCounterVec,
     events_acknowledged: IntCounterVec,
-    events_dropped: IntCounterVec,
     lines_truncated: IntCounterVec,
     invalid_utf8_lines: IntCounterVec,
     component_ready: IntGaugeVec,
@@ -105,11 +104,6 @@ impl AgentMetrics {
             "vigia_source_acknowledged_events_total",
             "Events of a source whose delivery finished, by outcome (delivered, rejected, failed).",
             &["component", "status"],
-        );
-        let events_dropped = counter(
-            "vigia_events_dropped_total",
-            "Events the agent dropped on purpose, by component and reason.",
-            &["component", "reason"],
         );
         let lines_truncated = counter(
             "vigia_lines_truncated_total",
@@ -219,7 +213,6 @@ impl AgentMetrics {
             bytes_received,
             events_sent,
             events_acknowledged,
-            events_dropped,
             lines_truncated,
             invalid_utf8_lines,
             component_ready,
@@ -279,10 +272,6 @@ impl AgentMetrics {
     pub fn acknowledged(&self, component: &str, status: &str) -> IntCounter {
         self.events_acknowledged
             .with_label_values(&[component, status])
-    }
-
-    pub fn dropped(&self, component: &str, reason: &str) -> IntCounter {
-        self.events_dropped.with_label_values(&[component, reason])
     }
 
     pub fn invalid_utf8(&self, component: &str) -> IntCounter {

@@ -26,6 +26,22 @@ fn line(seq: u64) -> String {
     )
 }
 
+fn wait_until_a_file_is_open(agent: &Collecting) {
+    wait_for(DELIVERY_TIMEOUT, "the file to be opened", || {
+        agent
+            .agent
+            .metric("vigia_files_open{component=\"app\"}")
+            .filter(|n| *n >= 1.0)
+    });
+}
+
+/// Appends lines `seqs` to `file`.
+fn write_lines(file: &mut File, seqs: std::ops::Range<u64>) {
+    for seq in seqs {
+        file.write_all(line(seq).as_bytes()).unwrap();
+    }
+}
+
 fn append(path: &Path) -> File {
     OpenOptions::new()
         .create(true)
@@ -225,9 +241,7 @@ fn a_file_rotated_out_of_the_include_set_while_stopped_is_finished_first() {
     let config = workspace.config(&["app.log"], "", "");
     let path = workspace.logs().join("app.log");
     let mut file = append(&path);
-    for seq in 0..100 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 0..100);
     let agent = Collecting::start(&config);
     wait_for(DELIVERY_TIMEOUT, "the first 100 lines", || {
         (agent.count() == 100).then_some(())
@@ -235,15 +249,11 @@ fn a_file_rotated_out_of_the_include_set_while_stopped_is_finished_first() {
     let (code, _) = agent.stop("TERM");
     assert_eq!(code, Some(0));
     // While stopped: more lines, then a rename rotation, then lines in the new file.
-    for seq in 100..200 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 100..200);
     drop(file);
     std::fs::rename(&path, workspace.logs().join("app.log.1")).unwrap();
     let mut file = append(&path);
-    for seq in 200..300 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 200..300);
     let agent = Collecting::start(&config);
     wait_for(DELIVERY_TIMEOUT, "the 200 new lines", || {
         (agent.count() >= 200).then_some(())
@@ -264,24 +274,13 @@ fn a_node_agent_starts_at_the_end_of_existing_files_on_its_first_start() {
     let config = workspace.config(&["*.log"], "", "role: node_agent");
     let path = workspace.logs().join("old.log");
     let mut file = append(&path);
-    for seq in 0..50 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 0..50);
     let agent = Collecting::start(&config);
-    wait_for(DELIVERY_TIMEOUT, "the file to be opened", || {
-        agent
-            .agent
-            .metric("vigia_files_open{component=\"app\"}")
-            .filter(|n| *n >= 1.0)
-    });
-    for seq in 50..60 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    wait_until_a_file_is_open(&agent);
+    write_lines(&mut file, 50..60);
     // A file that appears later is read from its beginning.
     let mut new = append(&workspace.logs().join("new.log"));
-    for seq in 60..70 {
-        new.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut new, 60..70);
     wait_for(DELIVERY_TIMEOUT, "the new lines", || {
         (agent.count() >= 20).then_some(())
     });
@@ -296,21 +295,12 @@ fn a_deleted_file_is_read_to_its_end_and_its_handle_released() {
     let config = workspace.config(&["*.log"], "rotate_wait: 2s", "");
     let path = workspace.logs().join("app.log");
     let mut file = append(&path);
-    for seq in 0..30 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 0..30);
     let agent = Collecting::start(&config);
-    wait_for(DELIVERY_TIMEOUT, "the file to be opened", || {
-        agent
-            .agent
-            .metric("vigia_files_open{component=\"app\"}")
-            .filter(|n| *n >= 1.0)
-    });
+    wait_until_a_file_is_open(&agent);
     std::fs::remove_file(&path).unwrap();
     // Written after the unlink, through the writer's handle: still read.
-    for seq in 30..40 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 30..40);
     wait_for(DELIVERY_TIMEOUT, "all 40 lines", || {
         (agent.count() >= 40).then_some(())
     });
@@ -432,17 +422,13 @@ fn a_corrupt_checkpoint_falls_back_to_the_previous_generation_loudly() {
     );
     let path = workspace.logs().join("app.log");
     let mut file = append(&path);
-    for seq in 0..50 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 0..50);
     let agent = Collecting::start(&config);
     wait_for(DELIVERY_TIMEOUT, "50 lines", || {
         (agent.count() == 50).then_some(())
     });
     assert_eq!(agent.stop("TERM").0, Some(0));
-    for seq in 50..60 {
-        file.write_all(line(seq).as_bytes()).unwrap();
-    }
+    write_lines(&mut file, 50..60);
     let agent = Collecting::start(&config);
     wait_for(DELIVERY_TIMEOUT, "10 more lines", || {
         (agent.count() == 10).then_some(())

@@ -89,13 +89,6 @@ impl Framer {
         self.emit(out);
     }
 
-    /// Whether nothing is held back: no partial line, no partial record, no multiline event.
-    pub fn is_idle(&self) -> bool {
-        self.splitter.pending_bytes() == 0
-            && self.reassembler.earliest_pending_start().is_none()
-            && self.aggregator.earliest_pending_start().is_none()
-    }
-
     /// Every byte before this offset belongs to an event already emitted (or to nothing):
     /// resuming here after those events are delivered loses nothing.
     pub fn safe_offset(&self) -> u64 {

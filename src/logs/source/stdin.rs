@@ -24,7 +24,7 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct StdinSettings {
     pub max_line_bytes: usize,
-    pub format: ContainerFormat,
+    pub container: ContainerFormat,
     pub multiline: MultilineSettings,
 }
 
@@ -56,7 +56,7 @@ pub async fn run(
         kubernetes: None,
     });
     let mut framer = Framer::new(
-        settings.format,
+        settings.container,
         settings.multiline,
         settings.max_line_bytes,
         0,

@@ -168,11 +168,6 @@ impl Tailer {
         self.discovery.base_dirs().map(Path::to_path_buf).collect()
     }
 
-    /// Paths of the files known now.
-    pub fn known_paths(&self) -> Vec<PathBuf> {
-        self.files.values().map(|f| f.path.clone()).collect()
-    }
-
     /// Finds the files that match now and reconciles them with the ones known.
     pub fn discover(&mut self, now: Instant) {
         let initial = self.first_start && !self.scanned_once;
