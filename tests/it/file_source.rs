@@ -110,6 +110,16 @@ fn in_flight_bound() -> usize {
     (2 * 2 + 4) * 64
 }
 
+/// Lets the last run deliver everything, stops it cleanly, and checks every run's output.
+fn drain_and_check(label: &str, mut runs: Vec<Vec<serde_json::Value>>, last: Collecting) {
+    wait_until_all_delivered(&runs, &last, TOTAL_LINES);
+    let (code, records) = last.stop("TERM");
+    assert_eq!(code, Some(0));
+    runs.push(records);
+    let duplicates = check_delivery(&runs, TOTAL_LINES, KILLS * in_flight_bound());
+    eprintln!("{label}: {TOTAL_LINES} lines, {KILLS} kills, {duplicates} duplicates");
+}
+
 fn wait_until_all_delivered(runs: &[Vec<serde_json::Value>], current: &Collecting, total: u64) {
     let earlier: BTreeSet<u64> = runs.iter().flatten().map(seq).collect();
     wait_for(DELIVERY_TIMEOUT, "every line to be delivered", || {
@@ -156,12 +166,7 @@ fn rename_rotation_under_sigkill_restarts_loses_no_line() {
     }
     let last = Collecting::start(&config);
     writer.join().unwrap();
-    wait_until_all_delivered(&runs, &last, TOTAL_LINES);
-    let (code, records) = last.stop("TERM");
-    assert_eq!(code, Some(0));
-    runs.push(records);
-    let duplicates = check_delivery(&runs, TOTAL_LINES, KILLS * in_flight_bound());
-    eprintln!("rename rotation: {TOTAL_LINES} lines, {KILLS} kills, {duplicates} duplicates");
+    drain_and_check("rename rotation", runs, last);
 }
 
 #[test]
@@ -227,12 +232,7 @@ fn copytruncate_under_sigkill_restarts_loses_no_line_outside_the_window() {
         writer.is_finished().then_some(())
     });
     writer.join().unwrap();
-    wait_until_all_delivered(&runs, &last, TOTAL_LINES);
-    let (code, records) = last.stop("TERM");
-    assert_eq!(code, Some(0));
-    runs.push(records);
-    let duplicates = check_delivery(&runs, TOTAL_LINES, KILLS * in_flight_bound());
-    eprintln!("copytruncate: {TOTAL_LINES} lines, {KILLS} kills, {duplicates} duplicates");
+    drain_and_check("copytruncate", runs, last);
 }
 
 #[test]
