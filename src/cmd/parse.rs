@@ -101,7 +101,7 @@ fn write(
 ) -> std::io::Result<()> {
     for raw in raw_lines(events.drain(..), now_nanos(), None, counters) {
         line.clear();
-        normalizer.normalize(&raw, origin).write_json_line(line);
+        normalizer.normalize_into(&raw, origin, line);
         out.write_all(line)?;
     }
     Ok(())

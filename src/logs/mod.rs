@@ -2,6 +2,7 @@
 //! normalize stage that turns raw lines into records.
 
 pub mod frame;
+pub mod json_out;
 pub mod kubernetes;
 pub mod level;
 pub mod normalize;
@@ -11,3 +12,4 @@ pub mod redact;
 pub mod sanitize;
 pub mod source;
 pub mod timestamp;
+pub mod value;

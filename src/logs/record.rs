@@ -1,137 +1,231 @@
-//! The canonical record every event is normalized into (see `docs/log-schema.md`). Fields
-//! serialize in declaration order, so the JSON line sent out has a stable key order.
+//! The canonical record every event is normalized into (see `docs/log-schema.md`). A record
+//! borrows its text from the line it came from; it is written out as one line of compact JSON
+//! with the keys always in the schema's order.
 
+use super::json_out::{write_key, write_str};
 use super::kubernetes::KubernetesMeta;
 use super::level::Level;
 use super::timestamp::write_rfc3339_nanos;
-use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use super::value::{Field, FieldValue, write_object};
+use std::borrow::Cow;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Record {
-    #[serde(serialize_with = "serialize_ts")]
+pub type Text<'a> = Cow<'a, str>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record<'a> {
+    /// Unix nanoseconds.
     pub ts: i64,
     pub level: Level,
-    pub msg: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logger: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub caller: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
+    pub msg: Text<'a>,
+    pub logger: Option<Text<'a>>,
+    pub caller: Option<Text<'a>>,
+    pub trace_id: Option<Text<'a>>,
+    pub span_id: Option<Text<'a>>,
     /// For access logs and request logs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<Box<Http>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Box<ErrorInfo>>,
-    /// Every other structured field, flattened with dots.
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub attrs: Map<String, Value>,
+    pub http: Option<Http<'a>>,
+    pub error: Option<ErrorInfo<'a>>,
+    /// Every other structured field, flattened with dots, sorted by name.
+    pub attrs: Vec<Field<'a>>,
     pub source: SourceInfo,
 }
 
 /// `http.*`: what an access log (or a request log line) says about one request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Http {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Http<'a> {
+    pub method: Option<Text<'a>>,
+    pub path: Option<Text<'a>>,
     /// The route template, when the service logs it (`/orders/{id}`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Text<'a>>,
+    pub protocol: Option<Text<'a>>,
     pub status: Option<u16>,
     /// Seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Response body bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     /// The client's address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub referer: Option<String>,
+    pub client: Option<Text<'a>>,
+    pub user_agent: Option<Text<'a>>,
+    pub referer: Option<Text<'a>>,
 }
 
-impl Http {
+impl Http<'_> {
     pub fn is_empty(&self) -> bool {
         self.method.is_none() && self.path.is_none() && self.status.is_none()
     }
 }
 
 /// `error.*`: an exception or error the event carries.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ErrorInfo {
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorInfo<'a> {
+    /// Written as `type`.
+    pub kind: Option<Text<'a>>,
+    pub message: Option<Text<'a>>,
     /// The stack trace, one frame per line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
+    pub stack: Option<Text<'a>>,
 }
 
-impl ErrorInfo {
+impl ErrorInfo<'_> {
     pub fn is_empty(&self) -> bool {
         self.kind.is_none() && self.message.is_none() && self.stack.is_none()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceInfo {
     /// The detected (or forced) format: `json`, `logfmt`, `access`, `syslog`, `klog`,
     /// `python`, `java`, `go`, `plain`.
     pub format: &'static str,
-    /// Where `ts` came from: `event` (the line itself), `container` (the runtime's time) or
-    /// `read` (the agent's clock).
+    /// Where `ts` came from.
     pub ts_origin: TsOrigin,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<Arc<str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<Arc<KubernetesMeta>>,
     /// The line was longer than the limit and was cut.
-    #[serde(skip_serializing_if = "is_false")]
     pub truncated: bool,
     /// The line was not valid UTF-8; invalid bytes were replaced with U+FFFD.
-    #[serde(skip_serializing_if = "is_false")]
     pub invalid_utf8: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `event` (the line itself), `container` (the runtime's time) or `read` (the agent's clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TsOrigin {
     Event,
     Container,
     Read,
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
+impl TsOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TsOrigin::Event => "event",
+            TsOrigin::Container => "container",
+            TsOrigin::Read => "read",
+        }
+    }
 }
 
-fn serialize_ts<S: Serializer>(ts: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut buffer = [0u8; 30];
-    let len = write_rfc3339_nanos(*ts, &mut buffer);
-    // Digits and separators only: always UTF-8.
-    serializer.serialize_str(std::str::from_utf8(&buffer[..len]).unwrap_or_default())
+/// Writes `"key":value` members of one object, the commas between them included.
+struct Members<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
 }
 
-impl Record {
+impl<'o> Members<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_key(self.out, key);
+        self.out
+    }
+
+    fn text(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            write_str(self.key(key), value);
+        }
+    }
+
+    fn number(&mut self, key: &str, value: Option<u64>) {
+        if let Some(value) = value {
+            let out = self.key(key);
+            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+
+    fn flag(&mut self, key: &str, value: bool) {
+        if value {
+            self.key(key).extend_from_slice(b"true");
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+impl Record<'_> {
+    /// A top-level attribute by name.
+    pub fn attr(&self, key: &str) -> Option<&FieldValue<'_>> {
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     /// Appends the record as one line of compact JSON, with its `\n`.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        // Serializing plain data into a Vec cannot fail.
-        serde_json::to_writer(&mut *out, self).expect("a record serializes to JSON");
+        let mut record = Members::open(out);
+        let mut ts = [0u8; 30];
+        let len = write_rfc3339_nanos(self.ts, &mut ts);
+        let field = record.key("ts");
+        field.push(b'"');
+        field.extend_from_slice(&ts[..len]);
+        field.push(b'"');
+        record.text("level", Some(self.level.as_str()));
+        record.text("msg", Some(&self.msg));
+        record.text("logger", self.logger.as_deref());
+        record.text("caller", self.caller.as_deref());
+        record.text("trace_id", self.trace_id.as_deref());
+        record.text("span_id", self.span_id.as_deref());
+        if let Some(http) = &self.http {
+            http.write(record.key("http"));
+        }
+        if let Some(error) = &self.error {
+            let mut members = Members::open(record.key("error"));
+            members.text("type", error.kind.as_deref());
+            members.text("message", error.message.as_deref());
+            members.text("stack", error.stack.as_deref());
+            members.close();
+        }
+        if !self.attrs.is_empty() {
+            write_object(record.key("attrs"), &self.attrs);
+        }
+        self.source.write(record.key("source"));
+        record.close();
         out.push(b'\n');
+    }
+}
+
+impl Http<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut http = Members::open(out);
+        http.text("method", self.method.as_deref());
+        http.text("path", self.path.as_deref());
+        http.text("route", self.route.as_deref());
+        http.text("protocol", self.protocol.as_deref());
+        http.number("status", self.status.map(u64::from));
+        if let Some(duration) = self.duration {
+            FieldValue::Float(duration).write_json(http.key("duration"));
+        }
+        http.number("bytes", self.bytes);
+        http.text("client", self.client.as_deref());
+        http.text("user_agent", self.user_agent.as_deref());
+        http.text("referer", self.referer.as_deref());
+        http.close();
+    }
+}
+
+impl SourceInfo {
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut source = Members::open(out);
+        source.text("format", Some(self.format));
+        source.text("ts_origin", Some(self.ts_origin.as_str()));
+        source.text("stream", self.stream);
+        source.text("file", self.file.as_deref());
+        if let Some(kubernetes) = &self.kubernetes {
+            let mut meta = Members::open(source.key("kubernetes"));
+            meta.text("namespace", Some(&kubernetes.namespace));
+            meta.text("pod", Some(&kubernetes.pod));
+            meta.text("pod_uid", kubernetes.pod_uid.as_deref());
+            meta.text("container", Some(&kubernetes.container));
+            meta.close();
+        }
+        source.flag("truncated", self.truncated);
+        source.flag("invalid_utf8", self.invalid_utf8);
+        source.close();
     }
 }

@@ -7,7 +7,7 @@
 //! Speed: each rule has literal triggers; one Aho-Corasick pass over the text says which rules
 //! can match, so a clean line costs one scan and no regex.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, packed};
 use prometheus::IntCounter;
 use regex::Regex;
 use std::borrow::Cow;
@@ -77,6 +77,8 @@ struct Rule {
     matcher: Matcher,
     /// Literals one of which must occur for the rule to match; empty means always try.
     triggers: Vec<&'static str>,
+    /// A byte that must occur too (the `@` of a URL with a password, which has `://`).
+    requires: Option<u8>,
     count: IntCounter,
 }
 
@@ -90,6 +92,9 @@ pub struct CustomRule {
 pub struct Redactor {
     rules: Vec<Rule>,
     triggers: AhoCorasick,
+    /// The triggers lower-cased, for a SIMD search over lower-cased text (several times faster
+    /// than the case-insensitive automaton); `None` where the CPU or the patterns rule it out.
+    lowercase_triggers: Option<packed::Searcher>,
     /// For each trigger pattern, the rule it belongs to.
     trigger_rule: Vec<usize>,
     always: Vec<usize>,
@@ -136,14 +141,23 @@ fn builtin(name: &str) -> Option<(Matcher, Vec<&'static str>)> {
             regex(
                 r#"(?i)((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|client[_-]?secret|private[_-]?key|credentials?)["']?\s*[=:]\s*["']?)[^\s"'&,;}\]]+"#,
             ),
+            // Not `key` alone: "cache key", "key=" are everywhere in logs.
             vec![
                 "password",
                 "passwd",
                 "pwd",
                 "secret",
                 "token",
-                "key",
                 "credential",
+                "apikey",
+                "api_key",
+                "api-key",
+                "accesskey",
+                "access_key",
+                "access-key",
+                "privatekey",
+                "private_key",
+                "private-key",
             ],
         ),
         "aws_access_key" => (
@@ -184,6 +198,7 @@ impl Redactor {
                 marker: format!("[REDACTED:{name}]"),
                 count: counter(name),
                 name: name.clone(),
+                requires: (name == "url_password").then_some(b'@'),
                 matcher,
                 triggers,
             });
@@ -195,6 +210,7 @@ impl Redactor {
                 name: rule.name.clone(),
                 matcher: Matcher::Custom(rule.pattern.clone()),
                 triggers: Vec::new(),
+                requires: None,
             });
         }
         let mut patterns = Vec::new();
@@ -217,6 +233,11 @@ impl Redactor {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| e.to_string())?;
+        let lowercase_triggers = if patterns.is_empty() {
+            None
+        } else {
+            packed::Searcher::new(patterns.iter().map(|p| p.to_ascii_lowercase()))
+        };
         let secret_key_count = rules
             .iter()
             .find(|r| r.name == "secret_fields")
@@ -224,6 +245,7 @@ impl Redactor {
         Ok(Self {
             rules,
             triggers,
+            lowercase_triggers,
             trigger_rule,
             always,
             secret_key_count,
@@ -267,46 +289,93 @@ impl Redactor {
         "[REDACTED:secret_fields]".to_owned()
     }
 
+    /// The rules that may match somewhere in `text`, a bit each: those whose trigger occurs
+    /// in it (and the byte they require), the card rule where there is a long run of digits,
+    /// and the rules without triggers. Text taken unchanged from a line (a piece of it) needs
+    /// at most the line's rules: most lines have none, and their fields need no look at all.
+    /// `scratch` holds the lower-cased text.
+    pub fn rules_for(&self, text: &str, scratch: &mut Vec<u8>) -> u64 {
+        let mut wanted: u64 = 0;
+        for &index in &self.always {
+            if !matches!(self.rules[index].matcher, Matcher::CardNumbers) || has_card_run(text) {
+                wanted |= rule_bit(index);
+            }
+        }
+        let triggered = match &self.lowercase_triggers {
+            Some(searcher) => {
+                scratch.clear();
+                scratch.extend_from_slice(text.as_bytes());
+                scratch.make_ascii_lowercase();
+                searcher.find(&scratch[..]).is_some()
+            }
+            None => self.triggers.is_match(text),
+        };
+        if triggered {
+            for found in self.triggers.find_overlapping_iter(text) {
+                let index = self.trigger_rule[found.pattern().as_usize()];
+                let required = self.rules[index].requires;
+                if required.is_none_or(|byte| memchr::memchr(byte, text.as_bytes()).is_some()) {
+                    wanted |= rule_bit(index);
+                }
+            }
+        }
+        wanted
+    }
+
     /// Redacts `text` in place; returns whether anything was replaced.
     pub fn redact(&self, text: &mut String) -> bool {
-        if self.rules.is_empty() {
-            return false;
+        let rules = self.rules_for(text, &mut Vec::new());
+        match self.apply(text, rules) {
+            Some(replaced) => {
+                *text = replaced;
+                true
+            }
+            None => false,
         }
-        let mut wanted: u64 = 0;
-        for index in &self.always {
-            wanted |= 1 << (index % 64);
+    }
+
+    /// Redacts `text` with `rules` (from [`Redactor::rules_for`] on it or on the line it is a
+    /// piece of); it stays borrowed unless something is replaced.
+    pub fn redact_cow(&self, text: &mut Cow<'_, str>, rules: u64) -> bool {
+        match self.apply(text, rules) {
+            Some(replaced) => {
+                *text = Cow::Owned(replaced);
+                true
+            }
+            None => false,
         }
-        // Most text holds no trigger at all: one fast check before the overlapping scan.
-        let triggered = self.triggers.is_match(text.as_str());
-        for found in triggered
-            .then(|| self.triggers.find_overlapping_iter(text.as_str()))
-            .into_iter()
-            .flatten()
-        {
-            wanted |= 1 << (self.trigger_rule[found.pattern().as_usize()] % 64);
+    }
+
+    /// `text` with the secrets that `rules` find replaced, or `None` if there are none.
+    fn apply(&self, text: &str, rules: u64) -> Option<String> {
+        if rules == 0 {
+            return None;
         }
-        if wanted == 0 {
-            return false;
-        }
-        let mut changed = false;
+        let mut current: Option<String> = None;
         for (index, rule) in self.rules.iter().enumerate() {
-            if wanted & (1 << (index % 64)) == 0 {
+            if rules & rule_bit(index) == 0 {
                 continue;
             }
+            let source = current.as_deref().unwrap_or(text);
             let (replaced, count) = match &rule.matcher {
-                Matcher::Regex(lazy) => replace_regex(lazy.get(), text, &rule.marker),
-                Matcher::Custom(regex) => replace_regex(regex, text, &rule.marker),
-                Matcher::CardNumbers => replace_cards(text, &rule.marker),
-                Matcher::Ips => replace_ips(text, &rule.marker),
+                Matcher::Regex(lazy) => replace_regex(lazy.get(), source, &rule.marker),
+                Matcher::Custom(regex) => replace_regex(regex, source, &rule.marker),
+                Matcher::CardNumbers => replace_cards(source, &rule.marker),
+                Matcher::Ips => replace_ips(source, &rule.marker),
             };
             if count > 0 {
-                *text = replaced;
+                current = Some(replaced);
                 rule.count.inc_by(count);
-                changed = true;
             }
         }
-        changed
+        current
     }
+}
+
+/// A rule's bit in a set of rules; past 64 rules, bits are shared (a rule then runs more often
+/// than it needs to, never less).
+fn rule_bit(index: usize) -> u64 {
+    1 << (index % 64)
 }
 
 fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
@@ -323,11 +392,56 @@ fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
     }
 }
 
+/// Whether `text` has a run of 13 or more digits, grouped or not: what a card number needs.
+fn has_card_run(text: &str) -> bool {
+    let mut digits = 0;
+    let mut previous_digit = false;
+    let bytes = text.as_bytes();
+    let mut chunks = bytes.chunks_exact(16);
+    for chunk in chunks.by_ref() {
+        // A chunk without a digit (most of a line) ends any run; tested without branches.
+        if !chunk.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
+            digits = 0;
+            previous_digit = false;
+            continue;
+        }
+        for &b in chunk {
+            if b.is_ascii_digit() {
+                digits += 1;
+                if digits >= 13 {
+                    return true;
+                }
+                previous_digit = true;
+            } else if previous_digit && (b == b' ' || b == b'-') {
+                previous_digit = false;
+            } else {
+                digits = 0;
+                previous_digit = false;
+            }
+        }
+    }
+    for &b in chunks.remainder() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= 13 {
+                return true;
+            }
+            previous_digit = true;
+        } else if previous_digit && (b == b' ' || b == b'-') {
+            previous_digit = false;
+        } else {
+            digits = 0;
+            previous_digit = false;
+        }
+    }
+    false
+}
+
 /// Runs of 13–19 digits, optionally grouped by single spaces or dashes, that pass the Luhn
 /// check.
 fn replace_cards(text: &str, marker: &str) -> (String, u64) {
     let bytes = text.as_bytes();
-    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 13 {
+    if !has_card_run(text) {
         return (String::new(), 0);
     }
     let mut out = String::new();

@@ -3,6 +3,7 @@
 //! are C1 controls and the Unicode bidirectional overrides that can make text read differently
 //! from what it is. Oversize fields are cut with a visible marker.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// Marker appended to a field cut at its size limit.
@@ -12,14 +13,48 @@ pub const TRUNCATED_MARKER: &str = "…[truncated]";
 /// frames): the record is JSON-encoded on output, where an LF is written as `\n` and cannot
 /// start a line. Returns whether anything changed.
 pub fn escape_controls(text: &mut String, keep_newlines: bool) -> bool {
-    let suspicious = text.bytes().any(|b| {
+    match escaped_controls(text, keep_newlines) {
+        Some(escaped) => {
+            *text = escaped;
+            true
+        }
+        None => false,
+    }
+}
+
+/// [`escape_controls`] on text that stays borrowed unless it has something to escape.
+pub fn escape_controls_cow(text: &mut Cow<'_, str>, keep_newlines: bool) -> bool {
+    match escaped_controls(text, keep_newlines) {
+        Some(escaped) => {
+            *text = Cow::Owned(escaped);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether `text` has a character that may need escaping (a quick, conservative test): text
+/// taken unchanged from a line that has none needs no look of its own.
+pub fn may_need_escape(text: &str, keep_newlines: bool) -> bool {
+    // Bytes that start a character that may need escaping: ASCII controls, DEL, and the lead
+    // bytes of C1 controls (0xc2) and of the bidirectional overrides (0xe2).
+    let suspicious = |b: u8| {
         (b < 0x20 && b != b'\t' && !(keep_newlines && b == b'\n'))
-            || b == 0x7f
-            || b == 0xc2
-            || b == 0xe2
-    });
-    if !suspicious {
-        return false;
+            | (b == 0x7f)
+            | (b == 0xc2)
+            | (b == 0xe2)
+    };
+    // Whole chunks folded without branches, which the compiler turns into SIMD.
+    let mut chunks = text.as_bytes().chunks_exact(32);
+    let found = chunks
+        .by_ref()
+        .any(|chunk| chunk.iter().fold(false, |found, &b| found | suspicious(b)));
+    found || chunks.remainder().iter().any(|&b| suspicious(b))
+}
+
+fn escaped_controls(text: &str, keep_newlines: bool) -> Option<String> {
+    if !may_need_escape(text, keep_newlines) {
+        return None;
     }
     let mut out = String::with_capacity(text.len() + 16);
     let mut changed = false;
@@ -44,25 +79,43 @@ pub fn escape_controls(text: &mut String, keep_newlines: bool) -> bool {
             }
         }
     }
-    if changed {
-        *text = out;
-    }
-    changed
+    changed.then_some(out)
 }
 
 /// Cuts `text` to at most `max_bytes` (on a character boundary) and marks it. Returns whether
 /// it was cut.
 pub fn truncate(text: &mut String, max_bytes: usize) -> bool {
+    match cut_point(text, max_bytes) {
+        Some(cut) => {
+            text.truncate(cut);
+            text.push_str(TRUNCATED_MARKER);
+            true
+        }
+        None => false,
+    }
+}
+
+/// [`truncate`] on text that stays borrowed unless it is cut.
+pub fn truncate_cow(text: &mut Cow<'_, str>, max_bytes: usize) -> bool {
+    match cut_point(text, max_bytes) {
+        Some(cut) => {
+            *text = Cow::Owned([&text[..cut], TRUNCATED_MARKER].concat());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Where to cut `text` so that it and the marker fit in `max_bytes`, if it does not fit.
+fn cut_point(text: &str, max_bytes: usize) -> Option<usize> {
     if text.len() <= max_bytes {
-        return false;
+        return None;
     }
     let mut cut = max_bytes.saturating_sub(TRUNCATED_MARKER.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    text.truncate(cut);
-    text.push_str(TRUNCATED_MARKER);
-    true
+    Some(cut)
 }
 
 #[cfg(test)]

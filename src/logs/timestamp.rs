@@ -82,13 +82,25 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     parse_iso(text.trim())
 }
 
+/// Exactly `count` ASCII digits, as a number (byte by byte: this runs for every timestamp).
 fn digits<'a>(
     count: usize,
 ) -> impl Parser<&'a str, Output = u32, Error = nom::error::Error<&'a str>> {
-    map_res(
-        take_while_m_n(count, count, |c: char| c.is_ascii_digit()),
-        str::parse::<u32>,
-    )
+    move |input: &'a str| {
+        let bytes = input.as_bytes();
+        match bytes.get(..count) {
+            Some(head) if count <= 9 && head.iter().all(u8::is_ascii_digit) => {
+                let value = head
+                    .iter()
+                    .fold(0u32, |value, b| value * 10 + u32::from(b - b'0'));
+                Ok((&input[count..], value))
+            }
+            _ => Err(nom::Err::Error(nom::error::Error::new(
+                input,
+                nom::error::ErrorKind::Digit,
+            ))),
+        }
+    }
 }
 
 /// `.123` or `,123456789` (any number of digits; past nanoseconds they are dropped).

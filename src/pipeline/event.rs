@@ -2,7 +2,7 @@
 
 use super::ack::AckToken;
 use crate::logs::kubernetes::KubernetesMeta;
-use crate::logs::record::Record;
+use crate::logs::normalize::RecordMeta;
 use std::sync::Arc;
 
 /// One framed line, before parsing.
@@ -42,6 +42,53 @@ pub struct LineBatch {
 #[derive(Debug)]
 pub struct RecordBatch {
     pub origin: Arc<Origin>,
-    pub records: Arc<Vec<Record>>,
+    pub records: Arc<EncodedRecords>,
     pub ack: AckToken,
+}
+
+/// The records of a batch, already written as JSON lines: one buffer for all their text (one
+/// allocation per batch, written to a console or a request as it is), and what sinks need of
+/// each record besides its line.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EncodedRecords {
+    lines: Vec<u8>,
+    records: Vec<(RecordMeta, usize)>,
+}
+
+impl EncodedRecords {
+    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        Self {
+            lines: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(records),
+        }
+    }
+
+    /// Adds a record: `write` appends its JSON line, `\n` included, and says what it is.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> RecordMeta) {
+        let meta = write(&mut self.lines);
+        self.records.push((meta, self.lines.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Every line, each with its `\n`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// Each record and its JSON line, without the `\n`.
+    pub fn iter(&self) -> impl Iterator<Item = (RecordMeta, &[u8])> {
+        let mut start = 0;
+        self.records.iter().map(move |&(meta, end)| {
+            let line = &self.lines[start..end.saturating_sub(1).max(start)];
+            start = end;
+            (meta, line)
+        })
+    }
 }

@@ -22,15 +22,10 @@ pub async fn run(
     health: ComponentHealth,
 ) -> Result<u64, ConsoleError> {
     health.running();
-    let mut buffer = Vec::with_capacity(64 * 1024);
     let mut written = 0u64;
     while let Some(batch) = input.recv().await {
-        buffer.clear();
-        for record in batch.records.iter() {
-            record.write_json_line(&mut buffer);
-        }
         let result = async {
-            writer.write_all(&buffer).await?;
+            writer.write_all(batch.records.as_bytes()).await?;
             writer.flush().await
         }
         .await;

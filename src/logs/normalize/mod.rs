@@ -2,17 +2,22 @@
 //! format that matched last on this source first), takes the well-known fields out, redacts
 //! secrets, escapes control characters and bounds every field. The same code serves `vigia
 //! run` (the [`stage`]) and `vigia parse`.
+//!
+//! Speed: the record borrows its text from the line; a field is copied only when it changes
+//! (an unescaped JSON string, a redaction, an escaped control character, a cut), and the
+//! record is written straight to JSON.
 
 pub mod stage;
 
 use super::level::Level;
+use super::parse::access::request_summary;
 use super::parse::fields::Fields;
 use super::parse::{Format, Parsed};
-use super::record::{ErrorInfo, Record, SourceInfo, TsOrigin};
+use super::record::{ErrorInfo, Record, SourceInfo, Text, TsOrigin};
 use super::redact::Redactor;
 use super::sanitize;
+use super::value::{Field, FieldValue};
 use crate::pipeline::{Origin, RawLine};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -21,10 +26,21 @@ pub const MAX_ATTRS: usize = 128;
 /// Largest text attribute; longer ones are cut with a marker.
 pub const MAX_ATTR_BYTES: usize = 8 * 1024;
 
+/// What the pipeline needs of a record besides its JSON line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// Unix nanoseconds.
+    pub ts: i64,
+    pub level: Level,
+    pub invalid_utf8: bool,
+}
+
 pub struct Normalizer {
     format: Format,
     last: Format,
     redactor: Arc<Redactor>,
+    /// Room for the redactor's look at a whole line, reused from line to line.
+    scratch: Vec<u8>,
 }
 
 impl Normalizer {
@@ -35,10 +51,11 @@ impl Normalizer {
             format,
             last: Format::Json,
             redactor,
+            scratch: Vec::new(),
         }
     }
 
-    fn parse(&mut self, text: &str) -> (Format, Parsed) {
+    fn parse<'a>(&mut self, text: &'a str) -> (Format, Parsed<'a>) {
         if self.format != Format::Auto {
             return match self.format.parse(text) {
                 Some(parsed) => (self.format, parsed),
@@ -65,41 +82,69 @@ impl Normalizer {
         (Format::Plain, Format::Plain.parse(text).unwrap_or_default())
     }
 
-    pub fn normalize(&mut self, line: &RawLine, origin: &Origin) -> Record {
+    /// Normalizes `line` and appends its record to `out` as one JSON line.
+    pub fn normalize_into(
+        &mut self,
+        line: &RawLine,
+        origin: &Origin,
+        out: &mut Vec<u8>,
+    ) -> RecordMeta {
+        self.with_record(line, origin, |record| {
+            record.write_json_line(out);
+            RecordMeta {
+                ts: record.ts,
+                level: record.level,
+                invalid_utf8: record.source.invalid_utf8,
+            }
+        })
+    }
+
+    /// Normalizes `line` and hands its record (which borrows from the line) to `use_record`.
+    pub fn with_record<R>(
+        &mut self,
+        line: &RawLine,
+        origin: &Origin,
+        use_record: impl FnOnce(&Record<'_>) -> R,
+    ) -> R {
         // Valid UTF-8 (nearly every line) is checked once, fast; only invalid lines pay for
         // the lossy conversion.
         let text = match std::str::from_utf8(&line.bytes) {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(&line.bytes),
         };
-        let invalid_utf8 = matches!(text, Cow::Owned(_));
-        let (format, mut parsed) = self.parse(&text);
+        let record = self.record(&text, matches!(text, Cow::Owned(_)), line, origin);
+        use_record(&record)
+    }
 
+    fn record<'a>(
+        &mut self,
+        text: &'a str,
+        invalid_utf8: bool,
+        line: &RawLine,
+        origin: &Origin,
+    ) -> Record<'a> {
+        let (format, mut parsed) = self.parse(text);
         let mut known = Fields::new(std::mem::take(&mut parsed.fields));
         known.take_common(&mut parsed);
         let (trace_id, span_id) = known.take_trace();
         let http = known.take_http(parsed.http.take().unwrap_or_default());
         let mut error = known.take_error().unwrap_or_default();
-        let rest = known.into_rest();
+        let mut rest = known.into_rest();
+        sort_fields(&mut rest);
         let mut msg = parsed.msg.take().unwrap_or_default();
         split_stack_trace(&mut msg, &mut error);
         if error.kind.is_none()
             && let Some(stack) = &error.stack
             && let Some((kind, message)) = exception_header("", stack)
         {
-            error.kind = Some(kind);
-            error.message.get_or_insert(message);
+            error.kind = Some(kind.into());
+            error.message.get_or_insert(message.into());
         }
         if msg.is_empty()
-            && let Some(http) = &http
+            && let Some(summary) = http.as_ref().and_then(request_summary)
         {
             // A request log with no message: say what the request was.
-            msg = [http.method.as_deref(), http.path.as_deref()]
-                .into_iter()
-                .flatten()
-                .chain(http.status.map(|s| s.to_string()).as_deref())
-                .collect::<Vec<_>>()
-                .join(" ");
+            msg = summary.into();
         }
 
         let (ts, ts_origin) = match (parsed.ts, line.container_time_ns) {
@@ -120,9 +165,9 @@ impl Normalizer {
             caller: parsed.caller,
             trace_id,
             span_id,
-            http: http.map(Box::new),
-            error: (!error.is_empty()).then(|| Box::new(error)),
-            attrs: Map::new(),
+            http,
+            error: (!error.is_empty()).then_some(error),
+            attrs: self.attrs(rest),
             source: SourceInfo {
                 format: format.name(),
                 ts_origin,
@@ -133,38 +178,54 @@ impl Normalizer {
                 invalid_utf8,
             },
         };
-        self.attrs(rest, &mut record.attrs);
-        self.clean(&mut record);
+        self.clean(&mut record, text);
         record
     }
 
     /// Bounded attributes, with secret-named fields replaced whole.
-    fn attrs(&self, fields: Vec<(String, Value)>, attrs: &mut Map<String, Value>) {
+    fn attrs<'a>(&self, mut fields: Vec<Field<'a>>) -> Vec<Field<'a>> {
         let total = fields.len();
-        for (key, value) in fields.into_iter().take(MAX_ATTRS) {
-            let value = if self.redactor.is_secret_key(&key) {
-                Value::String(self.redactor.redact_whole())
-            } else {
-                value
-            };
-            attrs.insert(key, value);
+        fields.truncate(MAX_ATTRS);
+        for (key, value) in &mut fields {
+            if self.redactor.is_secret_key(key) {
+                *value = FieldValue::from(self.redactor.redact_whole());
+            }
         }
         if total > MAX_ATTRS {
-            attrs.insert("_dropped".to_owned(), Value::from(total - MAX_ATTRS));
+            fields.push((
+                "_dropped".into(),
+                FieldValue::from((total - MAX_ATTRS) as u64),
+            ));
         }
+        fields
     }
 
     /// Redaction, control characters and size limits on every text field. Identifiers
     /// (logger, caller, ids, method, route, protocol) cannot usefully hold a secret: they are
     /// only escaped and bounded, which keeps the per-event cost down.
-    fn clean(&self, record: &mut Record) {
-        let text = |value: &mut String, keep_newlines: bool| {
-            self.redactor.redact(value);
-            sanitize::escape_controls(value, keep_newlines);
+    ///
+    /// Text borrowed from the line is a piece of it: when the whole line has nothing to redact
+    /// or escape, neither has any such field, and only the fields that were changed on the way
+    /// (unescaped, joined) are looked at one by one.
+    fn clean(&mut self, record: &mut Record<'_>, line: &str) {
+        let line_rules = self.redactor.rules_for(line, &mut self.scratch);
+        let line_may_escape = sanitize::may_need_escape(line, false);
+        let (redactor, scratch) = (&self.redactor, &mut self.scratch);
+        let mut text = |value: &mut Text<'_>, keep_newlines: bool| {
+            let rules = match value {
+                Cow::Borrowed(_) => line_rules,
+                Cow::Owned(owned) => redactor.rules_for(owned, scratch),
+            };
+            redactor.redact_cow(value, rules);
+            if line_may_escape || !matches!(value, Cow::Borrowed(_)) {
+                sanitize::escape_controls_cow(value, keep_newlines);
+            }
         };
-        let identifier = |value: &mut String| {
-            sanitize::escape_controls(value, false);
-            sanitize::truncate(value, MAX_ATTR_BYTES);
+        let identifier = |value: &mut Text<'_>| {
+            if line_may_escape || !matches!(value, Cow::Borrowed(_)) {
+                sanitize::escape_controls_cow(value, false);
+            }
+            sanitize::truncate_cow(value, MAX_ATTR_BYTES);
         };
         text(&mut record.msg, false);
         for value in [
@@ -175,7 +236,7 @@ impl Normalizer {
         ] {
             value.as_mut().map(identifier);
         }
-        if let Some(http) = record.http.as_deref_mut() {
+        if let Some(http) = &mut record.http {
             for value in [&mut http.method, &mut http.route, &mut http.protocol] {
                 value.as_mut().map(identifier);
             }
@@ -189,10 +250,10 @@ impl Normalizer {
             .flatten()
             {
                 text(value, false);
-                sanitize::truncate(value, MAX_ATTR_BYTES);
+                sanitize::truncate_cow(value, MAX_ATTR_BYTES);
             }
         }
-        if let Some(error) = record.error.as_deref_mut() {
+        if let Some(error) = &mut record.error {
             for value in [&mut error.kind, &mut error.message].into_iter().flatten() {
                 text(value, false);
             }
@@ -200,25 +261,42 @@ impl Normalizer {
                 text(stack, true);
             }
         }
-        for value in record.attrs.values_mut() {
-            clean_value(value, &text);
+        for (key, value) in &mut record.attrs {
+            identifier(key);
+            clean_value(value, &mut text);
         }
     }
 }
 
-fn clean_value(value: &mut Value, text: &impl Fn(&mut String, bool)) {
-    match value {
-        Value::String(s) => {
-            text(s, false);
-            sanitize::truncate(s, MAX_ATTR_BYTES);
+/// Fields sorted by name, the last of a repeated name kept: attributes come out in a stable
+/// order whatever order the service wrote them in.
+fn sort_fields(fields: &mut Vec<Field<'_>>) {
+    if fields.is_sorted_by(|a, b| a.0 < b.0) {
+        return;
+    }
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    fields.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(later, kept);
         }
-        Value::Array(items) => {
+        same
+    });
+}
+
+fn clean_value(value: &mut FieldValue<'_>, text: &mut impl FnMut(&mut Text<'_>, bool)) {
+    match value {
+        FieldValue::Str(s) => {
+            text(s, false);
+            sanitize::truncate_cow(s, MAX_ATTR_BYTES);
+        }
+        FieldValue::Array(items) => {
             for item in items {
                 clean_value(item, text);
             }
         }
-        Value::Object(map) => {
-            for item in map.values_mut() {
+        FieldValue::Object(fields) => {
+            for (_, item) in fields {
                 clean_value(item, text);
             }
         }
@@ -226,9 +304,21 @@ fn clean_value(value: &mut Value, text: &impl Fn(&mut String, bool)) {
     }
 }
 
+/// `text[start..end]`, borrowed from the line if `text` is.
+fn slice<'a>(text: &Text<'a>, start: usize, end: usize) -> Text<'a> {
+    match text {
+        Cow::Borrowed(borrowed) => Cow::Borrowed(&borrowed[start..end]),
+        Cow::Owned(owned) => Cow::Owned(owned[start..end].to_owned()),
+    }
+}
+
 /// A multiline event (a message followed by a stack trace): the first line stays the message,
 /// the rest becomes `error.stack`, and the exception's type and message are taken from it.
-fn split_stack_trace(msg: &mut String, error: &mut ErrorInfo) {
+/// When the event already has a stack (a structured field), the message is left whole.
+fn split_stack_trace<'a>(msg: &mut Text<'a>, error: &mut ErrorInfo<'a>) {
+    if error.stack.is_some() {
+        return;
+    }
     let Some(newline) = msg.find('\n') else {
         return;
     };
@@ -237,31 +327,26 @@ fn split_stack_trace(msg: &mut String, error: &mut ErrorInfo) {
         let last = msg
             .lines()
             .rev()
-            .find(|l| !l.is_empty() && !l.starts_with([' ', '\t']));
-        let last = last.unwrap_or_default().to_owned();
-        if error.stack.is_none() {
-            error.stack = Some(std::mem::replace(msg, last));
-        }
+            .find(|l| !l.is_empty() && !l.starts_with([' ', '\t']))
+            .unwrap_or_default()
+            .to_owned();
+        error.stack = Some(std::mem::replace(msg, last.into()));
         return;
     }
-    let stack = msg[newline + 1..].trim_start_matches('\n').to_owned();
-    if !looks_like_stack(&stack) {
+    let tail = &msg[newline + 1..];
+    let stack_start = msg.len() - tail.trim_start_matches('\n').len();
+    if !looks_like_stack(&msg[stack_start..]) {
         return;
     }
-    msg.truncate(newline);
-    let header = exception_header(msg, &stack);
-    if error.stack.is_none() {
-        error.stack = Some(stack);
-    } else {
-        msg.push('\n');
-        msg.push_str(error.stack.as_deref().unwrap_or_default());
-    }
-    if let Some((kind, message)) = header {
-        error.kind.get_or_insert(kind);
+    let stack = slice(msg, stack_start, msg.len());
+    *msg = slice(msg, 0, newline);
+    if let Some((kind, message)) = exception_header(msg, &stack) {
+        error.kind.get_or_insert(kind.into());
         if error.message.is_none() && !message.is_empty() {
-            error.message = Some(message);
+            error.message = Some(message.into());
         }
     }
+    error.stack = Some(stack);
 }
 
 /// Frames of a stack trace, as opposed to a message that merely has several lines.
@@ -351,28 +436,38 @@ mod tests {
         }
     }
 
+    /// The record `text` becomes, as the JSON written out.
+    fn normalize(n: &mut Normalizer, text: &str) -> serde_json::Value {
+        let mut out = Vec::new();
+        n.normalize_into(&raw(text), &origin(), &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
+
     #[test]
     fn a_java_trace_becomes_message_and_error() {
         let mut n = normalizer();
-        let record = n.normalize(&raw("2024-05-01 10:00:00.123 [main] ERROR com.shop.App - Payment failed\njava.lang.IllegalStateException: card declined\n\tat com.shop.Pay.charge(Pay.java:42)"), &origin());
-        assert_eq!(record.msg, "Payment failed");
-        let error = record.error.unwrap();
-        assert_eq!(
-            error.kind.as_deref(),
-            Some("java.lang.IllegalStateException")
+        let record = normalize(
+            &mut n,
+            "2024-05-01 10:00:00.123 [main] ERROR com.shop.App - Payment failed\njava.lang.IllegalStateException: card declined\n\tat com.shop.Pay.charge(Pay.java:42)",
         );
-        assert_eq!(error.message.as_deref(), Some("card declined"));
-        assert!(error.stack.unwrap().ends_with("Pay.java:42)"));
+        assert_eq!(record["msg"], "Payment failed");
+        let error = &record["error"];
+        assert_eq!(error["type"], "java.lang.IllegalStateException");
+        assert_eq!(error["message"], "card declined");
+        assert!(error["stack"].as_str().unwrap().ends_with("Pay.java:42)"));
     }
 
     #[test]
     fn a_python_traceback_takes_its_last_line() {
         let mut n = normalizer();
-        let record = n.normalize(&raw("ERROR:root:request failed\nTraceback (most recent call last):\n  File \"/app/main.py\", line 3, in <module>\nZeroDivisionError: division by zero"), &origin());
-        let error = record.error.unwrap();
+        let record = normalize(
+            &mut n,
+            "ERROR:root:request failed\nTraceback (most recent call last):\n  File \"/app/main.py\", line 3, in <module>\nZeroDivisionError: division by zero",
+        );
+        let error = &record["error"];
         assert_eq!(
-            (error.kind.as_deref(), error.message.as_deref()),
-            (Some("ZeroDivisionError"), Some("division by zero"))
+            (&error["type"], &error["message"]),
+            (&"ZeroDivisionError".into(), &"division by zero".into())
         );
     }
 
@@ -380,34 +475,32 @@ mod tests {
     fn the_fast_path_follows_the_source_and_falls_back() {
         let mut n = normalizer();
         assert_eq!(
-            n.normalize(&raw("level=info msg=a k=1"), &origin())
-                .source
-                .format,
+            normalize(&mut n, "level=info msg=a k=1")["source"]["format"],
             "logfmt"
         );
         assert_eq!(n.last, Format::Logfmt);
         assert_eq!(
-            n.normalize(&raw(r#"{"msg":"b"}"#), &origin()).source.format,
+            normalize(&mut n, r#"{"msg":"b"}"#)["source"]["format"],
             "json"
         );
-        assert_eq!(
-            n.normalize(&raw("just words"), &origin()).source.format,
-            "plain"
-        );
+        assert_eq!(normalize(&mut n, "just words")["source"]["format"], "plain");
         assert_eq!(n.last, Format::Json);
     }
 
     #[test]
     fn secrets_in_fields_and_messages_are_redacted_and_controls_escaped() {
         let mut n = normalizer();
-        let record = n.normalize(&raw(r#"{"msg":"login\u001b[31m ok for token=abc123","password":"hunter2","nested":{"dsn":"mysql://u:pw@db/x"}}"#), &origin());
+        let record = normalize(
+            &mut n,
+            r#"{"msg":"login\u001b[31m ok for token=abc123","password":"hunter2","nested":{"dsn":"mysql://u:pw@db/x"}}"#,
+        );
         assert_eq!(
-            record.msg,
+            record["msg"],
             "login\\u001b[31m ok for token=[REDACTED:secret_fields]"
         );
-        assert_eq!(record.attrs["password"], "[REDACTED:secret_fields]");
+        assert_eq!(record["attrs"]["password"], "[REDACTED:secret_fields]");
         assert_eq!(
-            record.attrs["nested.dsn"],
+            record["attrs"]["nested.dsn"],
             "mysql://u:[REDACTED:url_password]@db/x"
         );
     }
@@ -417,10 +510,9 @@ mod tests {
         fn any_bytes_give_a_record_with_no_control_characters(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let mut n = normalizer();
             let line = RawLine { bytes, ..raw("") };
-            let record = n.normalize(&line, &origin());
             let mut out = Vec::new();
-            record.write_json_line(&mut out);
-            let parsed: Value = serde_json::from_slice(&out).unwrap();
+            n.normalize_into(&line, &origin(), &mut out);
+            let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
             let msg = parsed["msg"].as_str().unwrap();
             proptest::prop_assert!(!msg.chars().any(|c| c.is_control() && c != '\t'));
             proptest::prop_assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
@@ -430,19 +522,34 @@ mod tests {
     #[test]
     fn attributes_are_bounded() {
         let mut n = normalizer();
-        let object: Map<String, Value> = (0..300)
-            .map(|i| (format!("k{i:03}"), Value::from(i)))
+        let object: serde_json::Map<String, serde_json::Value> = (0..300)
+            .map(|i| (format!("k{i:03}"), serde_json::Value::from(i)))
             .collect();
-        let record = n.normalize(&raw(&Value::Object(object).to_string()), &origin());
-        assert_eq!(record.attrs.len(), MAX_ATTRS + 1);
-        assert_eq!(record.attrs["_dropped"], 300 - MAX_ATTRS);
+        let record = normalize(&mut n, &serde_json::Value::Object(object).to_string());
+        let attrs = record["attrs"].as_object().unwrap();
+        assert_eq!(attrs.len(), MAX_ATTRS + 1);
+        assert_eq!(attrs["_dropped"], 300 - MAX_ATTRS);
+        assert_eq!(attrs["k127"], 127);
         let long = format!(r#"{{"msg":"x","blob":"{}"}}"#, "y".repeat(20_000));
-        let record = n.normalize(&raw(&long), &origin());
+        let record = normalize(&mut n, &long);
         assert!(
-            record.attrs["blob"]
+            record["attrs"]["blob"]
                 .as_str()
                 .unwrap()
                 .ends_with(sanitize::TRUNCATED_MARKER)
         );
+    }
+
+    #[test]
+    fn repeated_names_keep_the_last_value_and_attributes_are_sorted() {
+        let mut n = normalizer();
+        let record = normalize(
+            &mut n,
+            r#"{"msg":"a","zone":"eu","msg":"b","app":"shop","zone":"us"}"#,
+        );
+        assert_eq!(record["msg"], "b");
+        let keys: Vec<&String> = record["attrs"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["app", "zone"]);
+        assert_eq!(record["attrs"]["zone"], "us");
     }
 }

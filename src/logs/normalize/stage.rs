@@ -3,7 +3,7 @@
 //! only when all of them have written it.
 
 use super::Normalizer;
-use crate::pipeline::{Delivery, LineBatch, RecordBatch};
+use crate::pipeline::{Delivery, EncodedRecords, LineBatch, RecordBatch};
 use prometheus::IntCounter;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -15,12 +15,16 @@ pub async fn run(
     invalid_utf8: IntCounter,
 ) {
     while let Some(batch) = input.recv().await {
-        let records: Vec<_> = batch
-            .lines
-            .iter()
-            .map(|line| normalizer.normalize(line, &batch.origin))
-            .collect();
-        let invalid = records.iter().filter(|r| r.source.invalid_utf8).count();
+        let bytes: usize = batch.lines.iter().map(|l| l.bytes.len() + 160).sum();
+        let mut records = EncodedRecords::with_capacity(batch.lines.len(), bytes);
+        let mut invalid = 0;
+        for line in &batch.lines {
+            records.push_with(|out| {
+                let meta = normalizer.normalize_into(line, &batch.origin, out);
+                invalid += usize::from(meta.invalid_utf8);
+                meta
+            });
+        }
         if invalid > 0 {
             invalid_utf8.inc_by(invalid as u64);
         }

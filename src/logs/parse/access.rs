@@ -8,37 +8,52 @@ use super::{Parsed, logfmt};
 use crate::logs::level::Level;
 use crate::logs::record::Http;
 use crate::logs::timestamp;
+use crate::logs::value::{Field, FieldValue};
 use nom::IResult;
 use nom::Parser;
-use nom::bytes::complete::{escaped, take_till1};
-use nom::character::complete::{char, none_of, space1};
-use nom::combinator::opt;
+use nom::character::complete::{char, space1};
 use nom::sequence::delimited;
-use serde_json::Value;
 
+/// Up to the next space (found with `memchr`, not char by char).
 fn token(input: &str) -> IResult<&str, &str> {
-    take_till1(|c: char| c == ' ')(input)
+    let end = memchr::memchr(b' ', input.as_bytes()).unwrap_or(input.len());
+    if end == 0 {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::TakeTill1,
+        )));
+    }
+    Ok((&input[end..], &input[..end]))
+}
+
+/// The inside of a quoted field, raw: `\"` does not end it.
+fn quoted_inner(input: &str) -> IResult<&str, &str> {
+    let bytes = input.as_bytes();
+    let mut at = 0;
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at..]) {
+        let index = at + found;
+        if bytes[index] == b'"' {
+            return Ok((&input[index..], &input[..index]));
+        }
+        // An escape: skip the backslash and the byte it escapes (ASCII in practice; a
+        // multi-byte character's continuation bytes are never `"` or `\`).
+        at = (index + 2).min(bytes.len());
+    }
+    Err(nom::Err::Error(nom::error::Error::new(
+        input,
+        nom::error::ErrorKind::Escaped,
+    )))
 }
 
 fn quoted(input: &str) -> IResult<&str, &str> {
-    delimited(
-        char('"'),
-        opt(escaped(
-            none_of("\\\""),
-            '\\',
-            nom::character::complete::anychar,
-        )),
-        char('"'),
-    )
-    .map(Option::unwrap_or_default)
-    .parse(input)
+    delimited(char('"'), quoted_inner, char('"')).parse(input)
 }
 
 fn bracketed_time(input: &str) -> IResult<&str, i64> {
     delimited(char('['), timestamp::clf_prefix, char(']')).parse(input)
 }
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     let text = text.trim_end();
     let (rest, (client, _, _ident, _, user, _, ts, _, request, _, status, _, bytes)) = (
         token,
@@ -59,7 +74,7 @@ pub fn parse(text: &str) -> Option<Parsed> {
         .ok()?;
     let status: u16 = status.parse().ok().filter(|s| (100..600).contains(s))?;
     let mut http = Http {
-        client: Some(client.to_owned()),
+        client: Some(client.into()),
         status: Some(status),
         bytes: bytes.parse().ok(),
         ..Http::default()
@@ -67,21 +82,21 @@ pub fn parse(text: &str) -> Option<Parsed> {
     let mut parts = request.splitn(3, ' ');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(path), protocol) if !method.is_empty() => {
-            http.method = Some(method.to_owned());
-            http.path = Some(path.to_owned());
-            http.protocol = protocol.map(str::to_owned);
+            http.method = Some(method.into());
+            http.path = Some(path.into());
+            http.protocol = protocol.map(Into::into);
         }
         // `"-"` for a request that never came (a 400 on a bad connection).
         _ => {}
     }
     let mut fields = Vec::new();
     if user != "-" {
-        fields.push(("user".to_owned(), Value::String(user.to_owned())));
+        fields.push(("user".into(), FieldValue::from(user)));
     }
     let mut rest = rest.trim_start();
     if let Ok((after, (referer, _, agent))) = (quoted, space1, quoted).parse(rest) {
-        http.referer = Some(referer.to_owned()).filter(|r| r != "-");
-        http.user_agent = Some(agent.to_owned()).filter(|a| a != "-");
+        http.referer = (referer != "-").then_some(referer.into());
+        http.user_agent = (agent != "-").then_some(agent.into());
         rest = after.trim_start();
     }
     extensions(rest, &mut http, &mut fields);
@@ -90,14 +105,14 @@ pub fn parse(text: &str) -> Option<Parsed> {
         400..=499 => Level::Warn,
         _ => Level::Info,
     };
-    let msg = match (&http.method, &http.path) {
-        (Some(method), Some(path)) => format!("{method} {path} {status}"),
-        _ => format!("{request} {status}"),
+    let msg = match http.method.is_some() && http.path.is_some() {
+        true => request_summary(&http).unwrap_or_default(),
+        false => format!("{request} {status}"),
     };
     Some(Parsed {
         ts: Some(ts),
         level: Some(level),
-        msg: Some(msg),
+        msg: Some(msg.into()),
         fields,
         http: Some(http),
         ..Parsed::default()
@@ -105,13 +120,13 @@ pub fn parse(text: &str) -> Option<Parsed> {
 }
 
 /// What follows the standard fields: request times and `key=value` extras.
-fn extensions(rest: &str, http: &mut Http, fields: &mut Vec<(String, Value)>) {
+fn extensions<'a>(rest: &'a str, http: &mut Http<'a>, fields: &mut Vec<Field<'a>>) {
     if rest.is_empty() {
         return;
     }
     if let Some(pairs) = logfmt::pairs(rest).or_else(|| single_pair(rest)) {
         for (key, value) in pairs {
-            let is_time = matches!(key.as_str(), "rt" | "request_time" | "duration" | "rt_s");
+            let is_time = matches!(key.as_ref(), "rt" | "request_time" | "duration" | "rt_s");
             match (is_time, super::fields::duration_seconds(&value, 1.0)) {
                 (true, Some(seconds)) if http.duration.is_none() => http.duration = Some(seconds),
                 _ => fields.push((key, value)),
@@ -133,18 +148,31 @@ fn extensions(rest: &str, http: &mut Http, fields: &mut Vec<(String, Value)>) {
     }
     let others: Vec<&str> = tokens.collect();
     if !others.is_empty() {
-        fields.push(("extra".to_owned(), Value::String(others.join(" "))));
+        fields.push(("extra".into(), FieldValue::from(others.join(" "))));
     }
 }
 
-fn single_pair(text: &str) -> Option<Vec<(String, Value)>> {
+fn single_pair(text: &str) -> Option<Vec<Field<'_>>> {
     let (key, value) = text.trim().split_once('=')?;
-    (!key.is_empty() && !key.contains(' ') && !value.contains(' ')).then(|| {
-        vec![(
-            key.to_owned(),
-            Value::String(value.trim_matches('"').to_owned()),
-        )]
-    })
+    (!key.is_empty() && !key.contains(' ') && !value.contains(' '))
+        .then(|| vec![(key.into(), FieldValue::from(value.trim_matches('"')))])
+}
+
+/// `GET /path 200` (what of it is known): the message of a request log that has none.
+pub fn request_summary(http: &Http<'_>) -> Option<String> {
+    let mut status = itoa::Buffer::new();
+    let status = http.status.map(|s| status.format(s));
+    let mut msg = String::new();
+    for part in [http.method.as_deref(), http.path.as_deref(), status]
+        .into_iter()
+        .flatten()
+    {
+        if !msg.is_empty() {
+            msg.push(' ');
+        }
+        msg.push_str(part);
+    }
+    (!msg.is_empty()).then_some(msg)
 }
 
 #[cfg(test)]
@@ -183,7 +211,7 @@ mod tests {
         assert_eq!(parsed.level, Some(Level::Error));
         assert_eq!(
             parsed.fields,
-            vec![("user".to_owned(), Value::from("alice"))]
+            vec![("user".into(), FieldValue::from("alice"))]
         );
 
         let nginx = r#"10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 10 "-" "-" rt=0.004 uct="0.001" urt="0.003""#;

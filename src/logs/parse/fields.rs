@@ -4,10 +4,11 @@
 
 use super::Parsed;
 use crate::logs::level::Level;
-use crate::logs::record::{ErrorInfo, Http};
+use crate::logs::record::{ErrorInfo, Http, Text};
 use crate::logs::timestamp;
-use serde_json::Value;
-use std::collections::HashMap;
+use crate::logs::value::{Field, FieldValue};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
 use std::sync::OnceLock;
 
 const TIME: &[&str] = &[
@@ -222,11 +223,19 @@ enum Slot {
     ErrorStack,
 }
 
+impl Slot {
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
 /// Every known spelling → (slot, priority: the lower, the more preferred).
-fn index() -> &'static HashMap<&'static str, (Slot, u8)> {
-    static INDEX: OnceLock<HashMap<&'static str, (Slot, u8)>> = OnceLock::new();
+/// FxHash: keys are short and not attacker-chosen in a way that matters (a collision costs a
+/// comparison, not a denial of service on a table this small and fixed).
+fn index() -> &'static FxHashMap<&'static str, (Slot, u8)> {
+    static INDEX: OnceLock<FxHashMap<&'static str, (Slot, u8)>> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index = HashMap::new();
+        let mut index = FxHashMap::default();
         let lists: [(Slot, &[&str]); 19] = [
             (Slot::Time, TIME),
             // Before the levels: `status` is classified as an HTTP status, and read as a
@@ -266,73 +275,119 @@ fn index() -> &'static HashMap<&'static str, (Slot, u8)> {
     })
 }
 
-/// A line's structured fields, each classified once (one hash lookup) so that taking the
-/// well-known ones costs no string comparisons.
-pub struct Fields {
-    items: Vec<(String, Value)>,
-    slots: Vec<Option<(Slot, u8)>>,
-    taken: Vec<bool>,
+/// What one field is to [`Fields`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Attribute,
+    Known(Slot, u8),
+    Taken,
 }
 
-impl Fields {
-    pub fn new(items: Vec<(String, Value)>) -> Self {
+/// A line's structured fields, each classified once (one hash lookup) so that taking the
+/// well-known ones costs no string comparisons and no allocation.
+pub struct Fields<'a> {
+    items: Vec<Field<'a>>,
+    states: Vec<State>,
+    /// One bit per slot that some item had when classified.
+    present: u32,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(items: Vec<Field<'a>>) -> Self {
         let index = index();
-        let slots = items
+        let mut present = 0;
+        let states = items
             .iter()
-            .map(|(k, _)| index.get(k.as_str()).copied())
+            .map(|(key, value)| match index.get(key.as_ref()) {
+                // A null is no value: it stays an attribute.
+                Some(&(slot, priority)) if !value.is_null() => {
+                    present |= slot.bit();
+                    State::Known(slot, priority)
+                }
+                _ => State::Attribute,
+            })
             .collect();
-        let taken = vec![false; items.len()];
         Self {
             items,
-            slots,
-            taken,
+            states,
+            present,
         }
     }
 
-    /// Takes the most preferred field of `slot` that `convert` accepts.
-    fn take<T>(&mut self, slot: Slot, convert: impl Fn(&str, &Value) -> Option<T>) -> Option<T> {
-        let mut candidates: Vec<(u8, usize)> = (0..self.items.len())
-            .filter(|&i| !self.taken[i] && matches!(self.slots[i], Some((s, _)) if s == slot))
-            .map(|i| (self.slots[i].map_or(0, |(_, p)| p), i))
-            .collect();
-        candidates.sort_unstable();
-        for (_, i) in candidates {
-            let (key, value) = &self.items[i];
-            if value.is_null() {
-                continue;
-            }
+    /// Takes the most preferred field of `slot` that `convert` accepts (`convert` may move the
+    /// value out when it accepts it, and must leave it alone when it does not).
+    fn take<T>(
+        &mut self,
+        slot: Slot,
+        mut convert: impl FnMut(&str, &mut FieldValue<'a>) -> Option<T>,
+    ) -> Option<T> {
+        if self.present & slot.bit() == 0 {
+            return None;
+        }
+        // Candidates in order of preference; one that `convert` rejects stays an attribute.
+        let mut tried: Option<(u8, Reverse<usize>)> = None;
+        loop {
+            let candidate = self
+                .states
+                .iter()
+                .enumerate()
+                // Of a repeated name, the last value is the one kept.
+                .filter_map(|(i, state)| match *state {
+                    State::Known(s, priority) if s == slot => Some((priority, Reverse(i))),
+                    _ => None,
+                })
+                .filter(|candidate| tried.is_none_or(|tried| *candidate > tried))
+                .min()?;
+            let candidate = (candidate.0, candidate.1.0);
+            let (key, value) = &mut self.items[candidate.1];
             if let Some(converted) = convert(key, value) {
-                self.taken[i] = true;
+                // The same name again (a repeated key) goes with it: one value per name.
+                let taken = self.states[candidate.1];
+                for state in &mut self.states {
+                    if *state == taken {
+                        *state = State::Taken;
+                    }
+                }
                 return Some(converted);
             }
+            tried = Some((candidate.0, Reverse(candidate.1)));
         }
-        None
     }
 
-    fn take_text(&mut self, slot: Slot) -> Option<String> {
-        self.take(slot, |_, v| Some(text(v.clone())))
-    }
-
-    fn has(&self, slot: Slot, accept: impl Fn(&Value) -> bool) -> bool {
-        (0..self.items.len()).any(|i| {
-            !self.taken[i]
-                && matches!(self.slots[i], Some((s, _)) if s == slot)
-                && accept(&self.items[i].1)
+    fn take_text(&mut self, slot: Slot) -> Option<Text<'a>> {
+        self.take(slot, |_, v| {
+            Some(std::mem::replace(v, FieldValue::Null).into_text())
         })
     }
 
+    fn take_str(&mut self, slot: Slot) -> Option<Text<'a>> {
+        self.take(slot, |_, v| match v {
+            FieldValue::Str(text) => Some(std::mem::take(text)),
+            _ => None,
+        })
+    }
+
+    fn has(&self, slot: Slot, accept: impl Fn(&FieldValue<'a>) -> bool) -> bool {
+        self.present & slot.bit() != 0
+            && self
+                .states
+                .iter()
+                .zip(&self.items)
+                .any(|(state, (_, value))| {
+                    matches!(*state, State::Known(s, _) if s == slot) && accept(value)
+                })
+    }
+
     /// The fields nobody took, in their order.
-    pub fn into_rest(self) -> Vec<(String, Value)> {
-        self.items
-            .into_iter()
-            .zip(self.taken)
-            .filter(|(_, taken)| !taken)
-            .map(|(item, _)| item)
-            .collect()
+    pub fn into_rest(self) -> Vec<Field<'a>> {
+        let mut states = self.states.into_iter();
+        let mut items = self.items;
+        items.retain(|_| states.next() != Some(State::Taken));
+        items
     }
 
     /// Time, level, message, logger and caller, where the parser did not find them.
-    pub fn take_common(&mut self, parsed: &mut Parsed) {
+    pub fn take_common(&mut self, parsed: &mut Parsed<'a>) {
         if parsed.ts.is_none() {
             parsed.ts = self.take(Slot::Time, |_, v| time_of(v));
         }
@@ -348,37 +403,39 @@ impl Fields {
             parsed.msg = self.take_text(Slot::Message);
         }
         if parsed.logger.is_none() {
-            parsed.logger = self.take(Slot::Logger, |_, v| v.as_str().map(str::to_owned));
+            parsed.logger = self.take_str(Slot::Logger);
         }
         if parsed.caller.is_none() {
-            parsed.caller = self.take(Slot::Caller, |_, v| v.as_str().map(str::to_owned));
+            parsed.caller = self.take_str(Slot::Caller);
         }
     }
 
     /// Trace and span ids: the usual fields, or a W3C `traceparent`.
-    pub fn take_trace(&mut self) -> (Option<String>, Option<String>) {
+    pub fn take_trace(&mut self) -> (Option<Text<'a>>, Option<Text<'a>>) {
         let mut trace = self.take_text(Slot::TraceId);
         let mut span = self.take_text(Slot::SpanId);
         if let Some((parent_trace, parent_span)) = self.take(Slot::TraceParent, |_, v| {
-            v.as_str().and_then(parse_traceparent)
+            v.as_str()
+                .and_then(parse_traceparent)
+                .map(|(t, s)| (t.to_owned(), s.to_owned()))
         }) {
-            trace.get_or_insert(parent_trace);
-            span.get_or_insert(parent_span);
+            trace.get_or_insert(parent_trace.into());
+            span.get_or_insert(parent_span.into());
         }
         // GCP writes `projects/<p>/traces/<id>`.
         if let Some(id) = trace.as_mut()
             && let Some((_, tail)) = id.rsplit_once("/traces/")
         {
-            *id = tail.to_owned();
+            *id = Text::Owned(tail.to_owned());
         }
         (trace, span)
     }
 
     /// `http.*` from request-log fields; `None` unless a method, a path or a status is present.
-    pub fn take_http(&mut self, mut http: Http) -> Option<Http> {
+    pub fn take_http(&mut self, mut http: Http<'a>) -> Option<Http<'a>> {
         let looks_like_request = self.has(Slot::Method, |_| true)
             || self.has(Slot::Status, |v| {
-                number(v).is_some_and(|n| (100.0..600.0).contains(&n))
+                v.as_f64().is_some_and(|n| (100.0..600.0).contains(&n))
             });
         if !looks_like_request && http.is_empty() {
             return None;
@@ -388,12 +445,12 @@ impl Fields {
         http.route = http.route.or_else(|| self.take_text(Slot::Route));
         http.status = http.status.or_else(|| {
             self.take(Slot::Status, |_, v| {
-                number(v).and_then(|n| u16::try_from(n as u64).ok())
+                v.as_f64().and_then(|n| u16::try_from(n as u64).ok())
             })
         });
         http.bytes = http
             .bytes
-            .or_else(|| self.take(Slot::Bytes, |_, v| number(v).map(|n| n as u64)));
+            .or_else(|| self.take(Slot::Bytes, |_, v| v.as_f64().map(|n| n as u64)));
         http.client = http.client.or_else(|| self.take_text(Slot::Client));
         http.user_agent = http.user_agent.or_else(|| self.take_text(Slot::Agent));
         http.referer = http.referer.or_else(|| self.take_text(Slot::Referer));
@@ -410,22 +467,23 @@ impl Fields {
     }
 
     /// `error.*` from error fields.
-    pub fn take_error(&mut self) -> Option<ErrorInfo> {
+    pub fn take_error(&mut self) -> Option<ErrorInfo<'a>> {
         let error = ErrorInfo {
             kind: self.take_text(Slot::ErrorType),
             message: self.take(Slot::ErrorMessage, |_, v| match v {
-                Value::Bool(_) => None,
-                other => Some(text(other.clone())),
+                FieldValue::Bool(_) => None,
+                other => Some(std::mem::replace(other, FieldValue::Null).into_text()),
             }),
             stack: self.take(Slot::ErrorStack, |_, v| {
-                Some(match v {
-                    Value::Array(frames) => frames
-                        .iter()
-                        .cloned()
-                        .map(text)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    other => text(other.clone()),
+                Some(match std::mem::replace(v, FieldValue::Null) {
+                    FieldValue::Array(frames) => Text::Owned(
+                        frames
+                            .into_iter()
+                            .map(FieldValue::into_text)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                    other => other.into_text(),
                 })
             }),
         };
@@ -433,69 +491,54 @@ impl Fields {
     }
 }
 
-pub fn text(value: Value) -> String {
-    match value {
-        Value::String(text) => text,
-        other => other.to_string(),
-    }
-}
-
 /// Time, level, message, logger and caller of a structured line (for parsers and tests that
 /// want them without the rest of normalization).
-pub fn take_common(parsed: &mut Parsed) {
+pub fn take_common(parsed: &mut Parsed<'_>) {
     let mut fields = Fields::new(std::mem::take(&mut parsed.fields));
     fields.take_common(parsed);
     parsed.fields = fields.into_rest();
 }
 
-fn time_of(value: &Value) -> Option<i64> {
+fn time_of(value: &FieldValue<'_>) -> Option<i64> {
     match value {
-        Value::String(text) => timestamp::parse_any(text),
-        Value::Number(number) => timestamp::from_epoch_decimal(&number.to_string()),
-        _ => None,
-    }
-}
-
-fn level_of(value: &Value) -> Option<Level> {
-    match value {
-        Value::String(name) => Level::from_name(name),
-        Value::Number(number) => {
-            let number = number.as_i64()?;
-            Level::from_pino(number).or_else(|| Level::from_syslog_severity(number))
+        FieldValue::Str(text) => timestamp::parse_any(text),
+        FieldValue::Int(_) | FieldValue::UInt(_) | FieldValue::Float(_) => {
+            timestamp::from_epoch_decimal(&value.to_json())
         }
         _ => None,
     }
 }
 
+fn level_of(value: &FieldValue<'_>) -> Option<Level> {
+    match value {
+        FieldValue::Str(name) => Level::from_name(name),
+        number => {
+            let number = number.as_i64()?;
+            Level::from_pino(number).or_else(|| Level::from_syslog_severity(number))
+        }
+    }
+}
+
 /// W3C `traceparent`: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`.
-pub fn parse_traceparent(text: &str) -> Option<(String, String)> {
+pub fn parse_traceparent(text: &str) -> Option<(&str, &str)> {
     let mut parts = text.trim().split('-');
     let (_version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(trace, 32) && hex(span, 16)).then(|| (trace.to_owned(), span.to_owned()))
-}
-
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    (hex(trace, 32) && hex(span, 16)).then_some((trace, span))
 }
 
 /// A duration in seconds: a number in `bare_unit` seconds, or text with a unit
 /// (`12.5ms`, `1.2s`, `350µs`, `2m`, Go's `1m2.5s`).
-pub fn duration_seconds(value: &Value, bare_unit: f64) -> Option<f64> {
+pub fn duration_seconds(value: &FieldValue<'_>, bare_unit: f64) -> Option<f64> {
     let seconds = match value {
-        Value::Number(n) => n.as_f64()? * bare_unit,
-        Value::String(text) => {
+        FieldValue::Str(text) => {
             let text = text.trim();
             match text.parse::<f64>() {
                 Ok(n) => n * bare_unit,
                 Err(_) => parse_duration_text(text)?,
             }
         }
-        _ => return None,
+        number => number.as_f64()? * bare_unit,
     };
     (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
 }
@@ -530,54 +573,83 @@ fn parse_duration_text(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::logs::value::parse_json_object;
 
-    fn fields(value: Value) -> Vec<(String, Value)> {
-        value.as_object().unwrap().clone().into_iter().collect()
+    fn fields(json: &str) -> Fields<'_> {
+        Fields::new(parse_json_object(json).unwrap())
+    }
+
+    fn value(json: &str) -> FieldValue<'_> {
+        serde_json::from_str(json).unwrap()
     }
 
     #[test]
     fn durations_in_their_units() {
-        assert_eq!(duration_seconds(&json!(0.25), 1.0), Some(0.25));
-        assert_eq!(duration_seconds(&json!(42), 1e-3), Some(0.042));
-        assert_eq!(duration_seconds(&json!("12.5ms"), 1.0), Some(0.0125));
-        assert_eq!(duration_seconds(&json!("1m2.5s"), 1.0), Some(62.5));
-        assert_eq!(duration_seconds(&json!("350µs"), 1.0), Some(0.00035));
-        assert_eq!(duration_seconds(&json!("fast"), 1.0), None);
-        assert_eq!(duration_seconds(&json!(-1), 1.0), None);
+        assert_eq!(duration_seconds(&value("0.25"), 1.0), Some(0.25));
+        assert_eq!(duration_seconds(&value("42"), 1e-3), Some(0.042));
+        assert_eq!(duration_seconds(&value(r#""12.5ms""#), 1.0), Some(0.0125));
+        assert_eq!(duration_seconds(&value(r#""1m2.5s""#), 1.0), Some(62.5));
+        assert_eq!(duration_seconds(&value(r#""350µs""#), 1.0), Some(0.00035));
+        assert_eq!(duration_seconds(&value(r#""fast""#), 1.0), None);
+        assert_eq!(duration_seconds(&value("-1"), 1.0), None);
     }
 
     #[test]
     fn request_fields_become_http() {
-        let mut f = Fields::new(fields(
-            json!({"method":"GET","url":"/api/orders?id=4","status":200,"responseTime":42,"remoteAddress":"10.1.2.3","other":1}),
-        ));
+        let mut f = fields(
+            r#"{"method":"GET","url":"/api/orders?id=4","status":200,"responseTime":42,"remoteAddress":"10.1.2.3","other":1}"#,
+        );
         let http = f.take_http(Http::default()).unwrap();
         assert_eq!(http.method.as_deref(), Some("GET"));
         assert_eq!(http.path.as_deref(), Some("/api/orders?id=4"));
         assert_eq!(http.status, Some(200));
         assert_eq!(http.duration, Some(0.042));
         assert_eq!(http.client.as_deref(), Some("10.1.2.3"));
-        assert_eq!(f.into_rest(), vec![("other".to_owned(), json!(1))]);
+        assert_eq!(f.into_rest(), vec![("other".into(), FieldValue::Int(1))]);
     }
 
     #[test]
     fn a_status_word_is_not_a_request() {
-        let mut f = Fields::new(fields(json!({"status":"healthy","path":"/var/lib/x"})));
+        let mut f = fields(r#"{"status":"healthy","path":"/var/lib/x"}"#);
         assert!(f.take_http(Http::default()).is_none());
         assert_eq!(f.into_rest().len(), 2);
     }
 
     #[test]
+    fn a_rejected_candidate_stays_and_the_next_is_taken() {
+        // `level` holds no level; `severity` (less preferred) does.
+        let mut f = fields(r#"{"level":"n/a","severity":"WARNING","msg":null}"#);
+        let mut parsed = Parsed::default();
+        f.take_common(&mut parsed);
+        assert_eq!(parsed.level, Some(Level::Warn));
+        assert_eq!(parsed.msg, None);
+        let rest: Vec<String> = f
+            .into_rest()
+            .into_iter()
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        assert_eq!(rest, vec!["level", "msg"]);
+    }
+
+    #[test]
     fn errors_traces_and_gcp_trace_paths() {
-        let mut f = Fields::new(fields(
-            json!({"err":{"type":"TimeoutError"},"err.type":"TimeoutError","err.message":"deadline exceeded","err.stack":"TimeoutError: deadline exceeded\n    at call (client.js:10:5)","logging.googleapis.com/trace":"projects/shop/traces/4bf92f3577b34da6a3ce929d0e0e4736"}),
-        ));
+        let mut f = fields(
+            r#"{"err.type":"TimeoutError","err.message":"deadline exceeded","err.stack":"TimeoutError: deadline exceeded\n    at call (client.js:10:5)","logging.googleapis.com/trace":"projects/shop/traces/4bf92f3577b34da6a3ce929d0e0e4736"}"#,
+        );
         let error = f.take_error().unwrap();
         assert_eq!(error.kind.as_deref(), Some("TimeoutError"));
         assert_eq!(error.message.as_deref(), Some("deadline exceeded"));
         assert!(error.stack.unwrap().contains("client.js:10:5"));
         let (trace, _) = f.take_trace();
         assert_eq!(trace.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+
+    #[test]
+    fn a_traceparent_gives_both_ids() {
+        let mut f =
+            fields(r#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#);
+        let (trace, span) = f.take_trace();
+        assert_eq!(trace.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(span.as_deref(), Some("00f067aa0ba902b7"));
     }
 }

@@ -6,7 +6,7 @@ use super::plain::guess_level;
 use crate::logs::level::Level;
 use crate::logs::timestamp;
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     // The date must use slashes: `2024/05/01`.
     if text.as_bytes().get(4) != Some(&b'/') {
         return None;
@@ -19,7 +19,7 @@ pub fn parse(text: &str) -> Option<Parsed> {
         && name.ends_with(".go")
         && line.bytes().all(|b| b.is_ascii_digit())
     {
-        caller = Some(file.to_owned());
+        caller = Some(file.into());
         message = after;
     }
     let level = guess_level(message);
@@ -27,7 +27,7 @@ pub fn parse(text: &str) -> Option<Parsed> {
         ts: Some(ts),
         level: (level != Level::Unknown).then_some(level),
         caller,
-        msg: Some(message.to_owned()),
+        msg: Some(message.into()),
         ..Parsed::default()
     })
 }

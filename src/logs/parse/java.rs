@@ -7,7 +7,7 @@
 use super::Parsed;
 use crate::logs::level::Level;
 use crate::logs::timestamp;
-use serde_json::Value;
+use crate::logs::value::FieldValue;
 
 const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
 
@@ -18,7 +18,7 @@ fn level(name: &str) -> Option<Level> {
         .flatten()
 }
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     let (rest, ts) = match timestamp::iso_prefix(text) {
         Ok((rest, ts)) => (rest, ts),
         Err(_) => {
@@ -36,7 +36,7 @@ pub fn parse(text: &str) -> Option<Parsed> {
 }
 
 /// `[thread] LEVEL logger - message`
-fn log4j(rest: &str, ts: i64) -> Option<Parsed> {
+fn log4j(rest: &str, ts: i64) -> Option<Parsed<'_>> {
     let (thread, rest) = rest.strip_prefix('[')?.split_once("] ")?;
     let (name, rest) = rest.split_once(' ')?;
     let level = level(name)?;
@@ -47,15 +47,15 @@ fn log4j(rest: &str, ts: i64) -> Option<Parsed> {
     Some(Parsed {
         ts: Some(ts),
         level: Some(level),
-        logger: Some(logger.to_owned()),
-        msg: Some(message.to_owned()),
-        fields: vec![("thread".to_owned(), Value::String(thread.trim().to_owned()))],
+        logger: Some(logger.into()),
+        msg: Some(message.into()),
+        fields: vec![("thread".into(), FieldValue::from(thread.trim()))],
         ..Parsed::default()
     })
 }
 
 /// `LEVEL pid --- [app]? [thread] logger : message`
-fn spring(rest: &str, ts: i64) -> Option<Parsed> {
+fn spring(rest: &str, ts: i64) -> Option<Parsed<'_>> {
     let (name, rest) = rest.split_once(' ')?;
     let level = level(name)?;
     let (pid, rest) = rest.trim_start().split_once(" --- ")?;
@@ -70,20 +70,17 @@ fn spring(rest: &str, ts: i64) -> Option<Parsed> {
     let thread = *brackets.last()?;
     let (logger, message) = rest.split_once(" : ")?;
     let mut fields = vec![
-        ("pid".to_owned(), Value::from(pid)),
-        ("thread".to_owned(), Value::String(thread.to_owned())),
+        ("pid".into(), FieldValue::from(pid)),
+        ("thread".into(), FieldValue::from(thread)),
     ];
     if brackets.len() > 1 {
-        fields.push((
-            "application".to_owned(),
-            Value::String(brackets[0].to_owned()),
-        ));
+        fields.push(("application".into(), FieldValue::from(brackets[0])));
     }
     Some(Parsed {
         ts: Some(ts),
         level: Some(level),
-        logger: Some(logger.trim_end().to_owned()),
-        msg: Some(message.to_owned()),
+        logger: Some(logger.trim_end().into()),
+        msg: Some(message.into()),
         fields,
         ..Parsed::default()
     })
@@ -109,7 +106,10 @@ mod tests {
             (parsed.logger.as_deref(), parsed.msg.as_deref()),
             (Some("com.shop.App"), Some("Started App in 3.2 seconds"))
         );
-        assert_eq!(parsed.fields[1], ("thread".to_owned(), Value::from("main")));
+        assert_eq!(
+            parsed.fields[1],
+            ("thread".into(), FieldValue::from("main"))
+        );
         let parsed = parse("2024-05-01 10:00:00.123  WARN 7 --- [           main] o.s.b.a.OptionalLiveReloadServer         : Unable to start LiveReload").unwrap();
         assert_eq!(parsed.level, Some(Level::Warn));
     }

@@ -1,54 +1,31 @@
-//! JSON object lines, any nesting: flattened to dotted fields (`req.headers.host`).
+//! JSON object lines, any nesting: flattened to dotted fields (`req.headers.host`), strings
+//! borrowed from the line.
 
 use super::Parsed;
-use serde_json::{Map, Value};
+use crate::logs::value::parse_json_object;
 
-/// Nesting deeper than this is kept as a JSON string instead of being flattened further.
-const MAX_FLATTEN_DEPTH: usize = 8;
-
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     let trimmed = text.trim();
     if !trimmed.starts_with('{') {
         return None;
     }
-    let Ok(object) = serde_json::from_str::<Map<String, Value>>(trimmed) else {
-        return None;
-    };
-    let mut parsed = Parsed::default();
-    flatten("", object, 0, &mut parsed.fields);
-    Some(parsed)
-}
-
-fn flatten(prefix: &str, object: Map<String, Value>, depth: usize, out: &mut Vec<(String, Value)>) {
-    for (key, value) in object {
-        let name = if prefix.is_empty() {
-            key
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            Value::Object(inner) if depth < MAX_FLATTEN_DEPTH && !inner.is_empty() => {
-                flatten(&name, inner, depth + 1, out)
-            }
-            Value::Object(inner) => {
-                out.push((name, Value::String(Value::Object(inner).to_string())))
-            }
-            other => out.push((name, other)),
-        }
-    }
+    Some(Parsed {
+        fields: parse_json_object(trimmed)?,
+        ..Parsed::default()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::level::Level;
     use crate::logs::parse::fields;
 
-    fn parse(text: &str) -> Option<Parsed> {
+    fn parse(text: &str) -> Option<Parsed<'_>> {
         let mut parsed = super::parse(text)?;
         fields::take_common(&mut parsed);
         Some(parsed)
     }
-    use crate::logs::level::Level;
 
     #[test]
     fn nested_objects_are_flattened_and_common_fields_taken() {
@@ -56,9 +33,8 @@ mod tests {
         assert_eq!(parsed.level, Some(Level::Error));
         assert_eq!(parsed.ts, Some(1_704_207_845_123_000_000));
         assert_eq!(parsed.msg.as_deref(), Some("payment failed"));
-        let keys: Vec<&str> = parsed.fields.iter().map(|(k, _)| k.as_str()).collect();
-        // serde_json's map is ordered by key: attributes come out sorted, whatever the input.
-        assert_eq!(keys, vec!["empty", "req.headers.host", "req.method"]);
+        let keys: Vec<&str> = parsed.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, vec!["req.method", "req.headers.host", "empty"]);
     }
 
     #[test]

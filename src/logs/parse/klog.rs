@@ -3,10 +3,11 @@
 
 use super::{Parsed, logfmt};
 use crate::logs::level::Level;
+use crate::logs::record::Text;
 use crate::logs::timestamp;
-use serde_json::Value;
+use crate::logs::value::{Field, FieldValue};
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     let bytes = text.as_bytes();
     let level = match bytes.first()? {
         b'I' => Level::Info,
@@ -31,10 +32,10 @@ pub fn parse(text: &str) -> Option<Parsed> {
     let mut parsed = Parsed {
         ts: Some(ts),
         level: Some(level),
-        caller: Some(caller.to_owned()),
+        caller: Some(caller.into()),
         fields: vec![(
-            "thread".to_owned(),
-            Value::from(thread.parse::<u64>().unwrap_or(0)),
+            "thread".into(),
+            FieldValue::from(thread.parse::<u64>().unwrap_or(0)),
         )],
         ..Parsed::default()
     };
@@ -43,13 +44,13 @@ pub fn parse(text: &str) -> Option<Parsed> {
             parsed.msg = Some(msg);
             parsed.fields.extend(pairs);
         }
-        None => parsed.msg = Some(message.to_owned()),
+        None => parsed.msg = Some(message.into()),
     }
     Some(parsed)
 }
 
 /// `"message" key=value …` (klog structured logging).
-fn structured(message: &str) -> Option<(String, Vec<(String, Value)>)> {
+fn structured(message: &str) -> Option<(Text<'_>, Vec<Field<'_>>)> {
     let rest = message.strip_prefix('"')?;
     let mut escaped = false;
     let end = rest.char_indices().find_map(|(index, c)| {
@@ -57,17 +58,18 @@ fn structured(message: &str) -> Option<(String, Vec<(String, Value)>)> {
         escaped = c == '\\' && !escaped;
         found.then_some(index)
     })?;
-    let msg: String = serde_json::from_str(&format!("\"{}\"", &rest[..end])).ok()?;
+    let quoted = &rest[..end];
+    let msg = match quoted.contains('\\') {
+        false => Text::Borrowed(quoted),
+        true => Text::Owned(serde_json::from_str(&format!("\"{quoted}\"")).ok()?),
+    };
     let tail = rest[end + 1..].trim();
     if tail.is_empty() {
         return Some((msg, Vec::new()));
     }
     let pairs = logfmt::pairs(tail).or_else(|| {
         let (k, v) = tail.split_once('=')?;
-        Some(vec![(
-            k.to_owned(),
-            Value::String(v.trim_matches('"').to_owned()),
-        )])
+        Some(vec![(k.into(), FieldValue::from(v.trim_matches('"')))])
     })?;
     Some((msg, pairs))
 }
@@ -88,7 +90,7 @@ mod tests {
         );
         let parsed = parse(r#"I0501 10:00:02.000000    4242 kubelet.go:2410] "SyncLoop ADD" source="api" pods=["shop/checkout-7d9f"]"#).unwrap();
         assert_eq!(parsed.msg.as_deref(), Some("SyncLoop ADD"));
-        assert_eq!(parsed.fields[1], ("source".to_owned(), json!("api")));
+        assert_eq!(parsed.fields_json()[1], ("source".to_owned(), json!("api")));
     }
 
     #[test]

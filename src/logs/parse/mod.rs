@@ -15,9 +15,9 @@ pub mod python;
 pub mod syslog;
 
 use crate::logs::level::Level;
-use crate::logs::record::Http;
+use crate::logs::record::{Http, Text};
+use crate::logs::value::Field;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A log format. `Auto` detects per line, trying the format that matched last first.
 #[derive(
@@ -74,7 +74,7 @@ impl Format {
     ];
 
     /// Parses `text` as this format.
-    pub fn parse(self, text: &str) -> Option<Parsed> {
+    pub fn parse(self, text: &str) -> Option<Parsed<'_>> {
         match self {
             Format::Json => json::parse(text),
             Format::Logfmt => logfmt::parse(text),
@@ -89,17 +89,27 @@ impl Format {
     }
 }
 
-/// What a parser found in a line, before normalization.
+/// What a parser found in a line, before normalization; text is borrowed from the line.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Parsed {
+pub struct Parsed<'a> {
     pub ts: Option<i64>,
     pub level: Option<Level>,
-    pub msg: Option<String>,
-    pub logger: Option<String>,
-    pub caller: Option<String>,
+    pub msg: Option<Text<'a>>,
+    pub logger: Option<Text<'a>>,
+    pub caller: Option<Text<'a>>,
     /// Structured fields, flattened with dots, in the order they appeared.
-    pub fields: Vec<(String, Value)>,
-    pub http: Option<Http>,
+    pub fields: Vec<Field<'a>>,
+    pub http: Option<Http<'a>>,
+}
+
+impl Parsed<'_> {
+    /// The fields as `(name, JSON value)` pairs (for tests and tools).
+    pub fn fields_json(&self) -> Vec<(String, serde_json::Value)> {
+        self.fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_value()))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::logs::timestamp;
 /// Only the start of a line is searched: a level word deep inside a message is content.
 const LEVEL_SEARCH_BYTES: usize = 80;
 
-pub fn parse(text: &str) -> Parsed {
+pub fn parse(text: &str) -> Parsed<'_> {
     let (ts, message) = match timestamp::iso_prefix(text) {
         Ok((rest, ts)) if rest.is_empty() || rest.starts_with(' ') => (Some(ts), rest.trim_start()),
         _ => (None, text),
@@ -17,7 +17,7 @@ pub fn parse(text: &str) -> Parsed {
     Parsed {
         ts,
         level: (level != Level::Unknown).then_some(level),
-        msg: Some(message.to_owned()),
+        msg: Some(message.into()),
         ..Parsed::default()
     }
 }

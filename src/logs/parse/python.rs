@@ -16,12 +16,12 @@ fn level(name: &str) -> Option<Level> {
         .flatten()
 }
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     basic(text).or_else(|| dashed(text)).or_else(|| flask(text))
 }
 
 /// `LEVEL:logger:message`
-fn basic(text: &str) -> Option<Parsed> {
+fn basic(text: &str) -> Option<Parsed<'_>> {
     let (name, rest) = text.split_once(':')?;
     let level = level(name)?;
     let (logger, message) = rest.split_once(':')?;
@@ -30,28 +30,28 @@ fn basic(text: &str) -> Option<Parsed> {
     }
     Some(Parsed {
         level: Some(level),
-        logger: Some(logger.to_owned()),
-        msg: Some(message.to_owned()),
+        logger: Some(logger.into()),
+        msg: Some(message.into()),
         ..Parsed::default()
     })
 }
 
 /// `2024-05-01 10:00:00,123 - logger - LEVEL - message`
-fn dashed(text: &str) -> Option<Parsed> {
+fn dashed(text: &str) -> Option<Parsed<'_>> {
     let (rest, ts) = timestamp::iso_prefix(text).ok()?;
     let mut parts = rest.strip_prefix(" - ")?.splitn(3, " - ");
     let (logger, name, message) = (parts.next()?, parts.next()?, parts.next()?);
     Some(Parsed {
         ts: Some(ts),
         level: Some(level(name)?),
-        logger: Some(logger.to_owned()),
-        msg: Some(message.to_owned()),
+        logger: Some(logger.into()),
+        msg: Some(message.into()),
         ..Parsed::default()
     })
 }
 
 /// `[2024-05-01 10:00:00,123] LEVEL in module: message`
-fn flask(text: &str) -> Option<Parsed> {
+fn flask(text: &str) -> Option<Parsed<'_>> {
     let (rest, ts) = timestamp::iso_prefix(text.strip_prefix('[')?).ok()?;
     let rest = rest.strip_prefix("] ")?;
     let (name, rest) = rest.split_once(" in ")?;
@@ -59,8 +59,8 @@ fn flask(text: &str) -> Option<Parsed> {
     Some(Parsed {
         ts: Some(ts),
         level: Some(level(name)?),
-        logger: Some(module.to_owned()),
-        msg: Some(message.to_owned()),
+        logger: Some(module.into()),
+        msg: Some(message.into()),
         ..Parsed::default()
     })
 }

@@ -5,6 +5,7 @@
 use super::Parsed;
 use crate::logs::level::Level;
 use crate::logs::timestamp;
+use crate::logs::value::{Field, FieldValue};
 use nom::IResult;
 use nom::Parser;
 use nom::branch::alt;
@@ -12,7 +13,7 @@ use nom::bytes::complete::{escaped_transform, take_till1, take_while_m_n, take_w
 use nom::character::complete::{char, none_of};
 use nom::combinator::{map_res, opt, value};
 use nom::sequence::delimited;
-use serde_json::Value;
+use std::borrow::Cow;
 
 fn priority(input: &str) -> IResult<&str, u8> {
     delimited(
@@ -34,7 +35,7 @@ fn nil(text: &str) -> Option<&str> {
     (text != "-").then_some(text)
 }
 
-pub fn parse(text: &str) -> Option<Parsed> {
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
     let text = text.trim_end();
     let (rest, pri) = opt(priority).parse(text).ok()?;
     let level =
@@ -47,7 +48,7 @@ pub fn parse(text: &str) -> Option<Parsed> {
     rfc3164(rest, pri, level)
 }
 
-fn rfc5424(input: &str, pri: u8, level: Option<Level>) -> Option<Parsed> {
+fn rfc5424(input: &str, pri: u8, level: Option<Level>) -> Option<Parsed<'_>> {
     let (rest, (time, _, host, _, app, _, procid, _, msgid, _)) = (
         field,
         char(' '),
@@ -77,15 +78,15 @@ fn rfc5424(input: &str, pri: u8, level: Option<Level>) -> Option<Parsed> {
     Some(Parsed {
         ts,
         level,
-        msg: Some(msg.to_owned()),
-        logger: nil(app).map(str::to_owned),
+        msg: Some(msg.into()),
+        logger: nil(app).map(Into::into),
         fields,
         ..Parsed::default()
     })
 }
 
 /// `-` or one or more `[id name="value" …]` elements, as fields `sd.<id>.<name>`.
-fn structured_data(input: &str) -> IResult<&str, Vec<(String, Value)>> {
+fn structured_data(input: &str) -> IResult<&str, Vec<Field<'_>>> {
     if let Some(rest) = input.strip_prefix('-') {
         return Ok((rest, Vec::new()));
     }
@@ -114,8 +115,8 @@ fn structured_data(input: &str) -> IResult<&str, Vec<(String, Value)>> {
             )
                 .parse(param)?;
             fields.push((
-                format!("sd.{id}.{name}"),
-                Value::String(text.unwrap_or_default()),
+                Cow::Owned(format!("sd.{id}.{name}")),
+                FieldValue::from(text.unwrap_or_default()),
             ));
             after = next;
         }
@@ -132,7 +133,7 @@ fn structured_data(input: &str) -> IResult<&str, Vec<(String, Value)>> {
     Ok((rest, fields))
 }
 
-fn rfc3164(input: &str, pri: Option<u8>, level: Option<Level>) -> Option<Parsed> {
+fn rfc3164(input: &str, pri: Option<u8>, level: Option<Level>) -> Option<Parsed<'_>> {
     let (rest, ts) = timestamp::syslog_prefix(input, timestamp::now()).ok()?;
     let (rest, (_, host, _)) = (char(' '), field, char(' ')).parse(rest).ok()?;
     // TAG[PID]: message — the tag is optional in practice.
@@ -158,8 +159,8 @@ fn rfc3164(input: &str, pri: Option<u8>, level: Option<Level>) -> Option<Parsed>
     Some(Parsed {
         ts: Some(ts),
         level,
-        msg: Some(msg.to_owned()),
-        logger: app.map(str::to_owned),
+        msg: Some(msg.into()),
+        logger: app.map(Into::into),
         fields,
         ..Parsed::default()
     })
@@ -192,17 +193,17 @@ const FACILITIES: [&str; 24] = [
     "local7",
 ];
 
-fn facility_fields(pri: u8) -> Vec<(String, Value)> {
+fn facility_fields(pri: u8) -> Vec<Field<'static>> {
     let facility = FACILITIES
         .get(usize::from(pri >> 3))
         .copied()
         .unwrap_or("unknown");
-    vec![("facility".to_owned(), Value::String(facility.to_owned()))]
+    vec![("facility".into(), FieldValue::from(facility))]
 }
 
-fn push(fields: &mut Vec<(String, Value)>, name: &str, text: Option<&str>) {
+fn push<'a>(fields: &mut Vec<Field<'a>>, name: &'static str, text: Option<&'a str>) {
     if let Some(text) = text {
-        fields.push((name.to_owned(), Value::String(text.to_owned())));
+        fields.push((name.into(), FieldValue::from(text)));
     }
 }
 
@@ -224,16 +225,16 @@ mod tests {
         assert_eq!(parsed.ts, Some(1_065_910_455_003_000_000));
         assert!(
             parsed
-                .fields
+                .fields_json()
                 .contains(&("facility".to_owned(), json!("local4")))
         );
-        assert!(parsed.fields.contains(&(
+        assert!(parsed.fields_json().contains(&(
             "sd.exampleSDID@32473.eventSource".to_owned(),
             json!("Application")
         )));
         assert!(
             parsed
-                .fields
+                .fields_json()
                 .contains(&("sd.examplePriority@32473.class".to_owned(), json!("high")))
         );
     }
@@ -250,12 +251,16 @@ mod tests {
             parsed.msg.as_deref(),
             Some("'su root' failed for lonvick on /dev/pts/8")
         );
-        assert!(parsed.fields.contains(&("procid".to_owned(), json!("230"))));
+        assert!(
+            parsed
+                .fields_json()
+                .contains(&("procid".to_owned(), json!("230")))
+        );
         let parsed = parse("May  1 10:00:00 node-7 kubelet[1042]: E0501 pod sync failed").unwrap();
         assert_eq!(parsed.logger.as_deref(), Some("kubelet"));
         assert!(
             parsed
-                .fields
+                .fields_json()
                 .contains(&("host".to_owned(), json!("node-7")))
         );
     }
