@@ -7,7 +7,7 @@
 //! Speed: each rule has literal triggers; one Aho-Corasick pass over the text says which rules
 //! can match, so a clean line costs one scan and no regex.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, packed};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, Span, packed};
 use prometheus::IntCounter;
 use regex::Regex;
 use std::borrow::Cow;
@@ -301,21 +301,30 @@ impl Redactor {
                 wanted |= rule_bit(index);
             }
         }
-        let triggered = match &self.lowercase_triggers {
+        let mut trigger = |pattern: usize| {
+            let index = self.trigger_rule[pattern];
+            let required = self.rules[index].requires;
+            if required.is_none_or(|byte| memchr::memchr(byte, text.as_bytes()).is_some()) {
+                wanted |= rule_bit(index);
+            }
+        };
+        match &self.lowercase_triggers {
             Some(searcher) => {
                 scratch.clear();
                 scratch.extend_from_slice(text.as_bytes());
                 scratch.make_ascii_lowercase();
-                searcher.find(&scratch[..]).is_some()
+                // Every start position, so that triggers overlapping one another are all seen.
+                let mut at = 0;
+                while let Some(found) =
+                    searcher.find_in(&scratch[..], Span::from(at..scratch.len()))
+                {
+                    trigger(found.pattern().as_usize());
+                    at = found.start() + 1;
+                }
             }
-            None => self.triggers.is_match(text),
-        };
-        if triggered {
-            for found in self.triggers.find_overlapping_iter(text) {
-                let index = self.trigger_rule[found.pattern().as_usize()];
-                let required = self.rules[index].requires;
-                if required.is_none_or(|byte| memchr::memchr(byte, text.as_bytes()).is_some()) {
-                    wanted |= rule_bit(index);
+            None => {
+                for found in self.triggers.find_overlapping_iter(text) {
+                    trigger(found.pattern().as_usize());
                 }
             }
         }
@@ -396,10 +405,10 @@ fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
 fn has_card_run(text: &str) -> bool {
     let mut digits = 0;
     let mut previous_digit = false;
-    let bytes = text.as_bytes();
-    let mut chunks = bytes.chunks_exact(16);
+    let mut chunks = text.as_bytes().chunks(16);
     for chunk in chunks.by_ref() {
-        // A chunk without a digit (most of a line) ends any run; tested without branches.
+        // A chunk without a digit (most of a line) ends any run; tested without branches,
+        // which the compiler turns into SIMD.
         if !chunk.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
             digits = 0;
             previous_digit = false;
@@ -418,20 +427,6 @@ fn has_card_run(text: &str) -> bool {
                 digits = 0;
                 previous_digit = false;
             }
-        }
-    }
-    for &b in chunks.remainder() {
-        if b.is_ascii_digit() {
-            digits += 1;
-            if digits >= 13 {
-                return true;
-            }
-            previous_digit = true;
-        } else if previous_digit && (b == b' ' || b == b'-') {
-            previous_digit = false;
-        } else {
-            digits = 0;
-            previous_digit = false;
         }
     }
     false
