@@ -14,7 +14,7 @@ use crate::logs::normalize::{self, Normalizer};
 use crate::logs::redact::Redactor;
 use crate::logs::source;
 use crate::pipeline::RecordBatch;
-use crate::sink::console;
+use crate::sink::{console, loki};
 use crate::telemetry::AgentMetrics;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -89,6 +89,15 @@ pub async fn run(
                 let id = sink.id.clone();
                 sinks.spawn(async move {
                     console::run(rx, tokio::io::stdout(), counters, sink_health)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
+                });
+            }
+            SinkKind::Loki(ref settings) => {
+                let id = sink.id.clone();
+                let (settings, loki_metrics) = ((**settings).clone(), metrics.loki(&sink.id));
+                sinks.spawn(async move {
+                    loki::run(rx, settings, loki_metrics, counters, sink_health)
                         .await
                         .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
                 });

@@ -2,10 +2,12 @@
 //! defaults) → [`validate`] → [`Config`]. Errors at every stage carry the file, the field
 //! path and, where known, the line and column.
 
+pub mod bytesize;
 pub mod diagnostics;
 pub mod duration;
 pub mod interpolate;
 pub mod located;
+pub mod loki;
 pub mod raw;
 pub mod validate;
 

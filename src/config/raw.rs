@@ -299,6 +299,8 @@ impl Default for MultilineSection {
 pub enum SinkSpec {
     /// One JSON object per line on standard output.
     Console(ConsoleSink),
+    /// Grafana Loki's push API.
+    Loki(Box<super::loki::LokiSink>),
 }
 
 impl SinkSpec {
@@ -306,6 +308,7 @@ impl SinkSpec {
     pub fn inputs(&self) -> &[String] {
         match self {
             SinkSpec::Console(sink) => &sink.inputs,
+            SinkSpec::Loki(sink) => &sink.inputs,
         }
     }
 }

@@ -78,6 +78,7 @@ pub struct SinkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkKind {
     Console,
+    Loki(Box<super::loki::LokiSettings>),
 }
 
 const MIN_LINE_BYTES: usize = 1024;
@@ -259,6 +260,9 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             consumed.extend(inputs.iter().cloned());
             let kind = match spec {
                 SinkSpec::Console(_) => SinkKind::Console,
+                SinkSpec::Loki(loki) => SinkKind::Loki(Box::new(
+                    loki.validate(&format!("sinks.{id}"), &mut problems),
+                )),
             };
             SinkConfig {
                 id: id.clone(),

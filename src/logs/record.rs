@@ -105,6 +105,14 @@ impl TsOrigin {
     }
 }
 
+/// Where a record's trace and span ids are in its JSON line: byte ranges of the JSON-escaped
+/// values, from the start of the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdSpans {
+    pub trace_id: Option<(u32, u32)>,
+    pub span_id: Option<(u32, u32)>,
+}
+
 /// Writes `"key":value` members of one object, the commas between them included.
 struct Members<'o> {
     out: &'o mut Vec<u8>,
@@ -132,6 +140,15 @@ impl<'o> Members<'o> {
         }
     }
 
+    /// Like `text`, and says where the value (inside its quotes) is in the output.
+    fn located_text(&mut self, key: &str, value: Option<&str>) -> Option<(usize, usize)> {
+        let value = value?;
+        let out = self.key(key);
+        let start = out.len() + 1;
+        write_str(out, value);
+        Some((start, out.len() - 1))
+    }
+
     fn number(&mut self, key: &str, value: Option<u64>) {
         if let Some(value) = value {
             let out = self.key(key);
@@ -156,8 +173,13 @@ impl Record<'_> {
         self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    /// Appends the record as one line of compact JSON, with its `\n`.
-    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+    /// Appends the record as one line of compact JSON, with its `\n`; says where in the
+    /// line its trace and span ids are (for structured metadata).
+    pub fn write_json_line(&self, out: &mut Vec<u8>) -> IdSpans {
+        let line_start = out.len();
+        let relative = |span: Option<(usize, usize)>| {
+            span.map(|(start, end)| ((start - line_start) as u32, (end - line_start) as u32))
+        };
         let mut record = Members::open(out);
         let mut ts = [0u8; 30];
         let len = write_rfc3339_nanos(self.ts, &mut ts);
@@ -169,8 +191,8 @@ impl Record<'_> {
         record.text("msg", Some(&self.msg));
         record.text("logger", self.logger.as_deref());
         record.text("caller", self.caller.as_deref());
-        record.text("trace_id", self.trace_id.as_deref());
-        record.text("span_id", self.span_id.as_deref());
+        let trace_id = record.located_text("trace_id", self.trace_id.as_deref());
+        let span_id = record.located_text("span_id", self.span_id.as_deref());
         if let Some(http) = &self.http {
             http.write(record.key("http"));
         }
@@ -187,6 +209,10 @@ impl Record<'_> {
         self.source.write(record.key("source"));
         record.close();
         out.push(b'\n');
+        IdSpans {
+            trace_id: relative(trace_id),
+            span_id: relative(span_id),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub struct AgentMetrics {
     container_format_errors: IntCounterVec,
     file_read_lag: IntGaugeVec,
     redactions: IntCounterVec,
+    loki: super::loki::LokiFamilies,
 }
 
 /// Metrics of one file source.
@@ -207,7 +208,9 @@ impl AgentMetrics {
             ))
             .expect("the process collector is registered once");
 
+        let loki = super::loki::LokiFamilies::register(&registry);
         Self {
+            loki,
             registry,
             events_received,
             bytes_received,
@@ -226,6 +229,10 @@ impl AgentMetrics {
             file_read_lag,
             redactions,
         }
+    }
+
+    pub fn loki(&self, component: &str) -> super::loki::LokiMetrics {
+        self.loki.for_sink(component)
     }
 
     pub fn redactions(&self, rule: &str) -> IntCounter {

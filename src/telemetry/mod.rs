@@ -2,6 +2,7 @@
 //! `tracing` setup for its own logs (stderr, never mixed with the console sink's stdout).
 
 pub mod logging;
+pub mod loki;
 pub mod metrics;
 
 pub use metrics::AgentMetrics;

@@ -22,7 +22,7 @@ async fn serve(health: Health, metrics: Arc<AgentMetrics>) -> (String, Cancellat
 }
 
 async fn get(url: &str) -> (u16, String, String) {
-    let response = reqwest::Client::new()
+    let response = crate::support::http_client(std::time::Duration::from_secs(10))
         .get(url)
         .timeout(Duration::from_secs(5))
         .send()
@@ -89,7 +89,7 @@ async fn liveness_metrics_and_errors() {
 
     let (status, _, _) = get(&format!("{base}/nope")).await;
     assert_eq!(status, 404);
-    let response = reqwest::Client::new()
+    let response = crate::support::http_client(std::time::Duration::from_secs(10))
         .post(format!("{base}/metrics"))
         .send()
         .await

@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod examples;
 mod file_source;
+mod loki;
 mod parse;
 mod run;
 mod support;

@@ -13,7 +13,7 @@ use super::level::Level;
 use super::parse::access::request_summary;
 use super::parse::fields::Fields;
 use super::parse::{Format, Parsed};
-use super::record::{ErrorInfo, Record, SourceInfo, Text, TsOrigin};
+use super::record::{ErrorInfo, IdSpans, Record, SourceInfo, Text, TsOrigin};
 use super::redact::Redactor;
 use super::sanitize;
 use super::value::{Field, FieldValue};
@@ -33,6 +33,10 @@ pub struct RecordMeta {
     pub ts: i64,
     pub level: Level,
     pub invalid_utf8: bool,
+    /// `stdout` / `stderr` (container logs), `stdin`.
+    pub stream: Option<&'static str>,
+    /// Where the ids are in the line, for sinks that send them as metadata.
+    pub ids: IdSpans,
 }
 
 pub struct Normalizer {
@@ -90,11 +94,13 @@ impl Normalizer {
         out: &mut Vec<u8>,
     ) -> RecordMeta {
         self.with_record(line, origin, |record| {
-            record.write_json_line(out);
+            let ids = record.write_json_line(out);
             RecordMeta {
                 ts: record.ts,
                 level: record.level,
                 invalid_utf8: record.source.invalid_utf8,
+                stream: record.source.stream,
+                ids,
             }
         })
     }

@@ -134,10 +134,7 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = super::http_client(Duration::from_secs(5));
         let response = client.get(url).send().await.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|e| e.to_string())?;

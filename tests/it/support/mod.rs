@@ -3,8 +3,19 @@
 pub mod agent;
 pub mod files;
 pub mod golden;
+pub mod loki;
 
 use std::time::{Duration, Instant};
+
+/// An HTTP client for talking to the agent and test servers (rustls needs its crypto provider
+/// installed once per process).
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
 
 /// Polls `check` until it returns `Some` or `timeout` passes. Every wait in the tests is bounded.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {

@@ -1,0 +1,463 @@
+//! The `loki` sink's configuration: as written, and validated into [`LokiSettings`].
+
+use super::bytesize::ByteSize;
+use super::diagnostics::Diagnostic;
+use super::duration::HumanDuration;
+use crate::sink::loki::labels::{self, MAX_LABELS, Template};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiSink {
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Loki's address (`http://loki:3100`) or the full push URL.
+    pub endpoint: String,
+    /// Sent as `X-Scope-OrgID`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub auth: Option<LokiAuth>,
+    /// Extra request headers (a gateway's own, for example).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub encoding: LokiEncoding,
+    /// Stream labels: name → value, with `{{ field }}` taken from the event's source.
+    #[serde(default = "default_labels")]
+    pub labels: BTreeMap<String, String>,
+    /// Per-event values sent as structured metadata, never as labels.
+    #[serde(default = "default_structured_metadata")]
+    pub structured_metadata: Vec<MetadataField>,
+    #[serde(default)]
+    pub batch: LokiBatch,
+    #[serde(default)]
+    pub retry: LokiRetry,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+    #[serde(default)]
+    pub buffer: LokiBuffer,
+    #[serde(default)]
+    pub rate_limit: Option<LokiRateLimit>,
+    #[serde(default)]
+    pub out_of_order: LokiOutOfOrder,
+    /// Most streams at once; the label values of streams past it fold into `overflow`.
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
+    #[serde(default)]
+    pub tls: LokiTls,
+    /// `/readyz` reports the sink failing after this long without a successful push.
+    #[serde(default = "default_unhealthy_after")]
+    pub unhealthy_after: HumanDuration,
+}
+
+fn default_labels() -> BTreeMap<String, String> {
+    [
+        ("service_name", "{{ source }}"),
+        ("namespace", "{{ kubernetes.namespace }}"),
+        ("pod", "{{ kubernetes.pod }}"),
+        ("container", "{{ kubernetes.container }}"),
+        ("stream", "{{ stream }}"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn default_structured_metadata() -> Vec<MetadataField> {
+    vec![MetadataField::TraceId, MetadataField::SpanId]
+}
+
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_max_streams() -> usize {
+    1000
+}
+
+fn default_unhealthy_after() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum LokiAuth {
+    Basic {
+        username: String,
+        #[serde(default)]
+        password: Option<String>,
+        /// Read at each request when it changed (a rotated Kubernetes secret).
+        #[serde(default)]
+        password_file: Option<String>,
+    },
+    Bearer {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        token_file: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LokiEncoding {
+    /// protobuf in a snappy block, as Loki's clients send.
+    #[default]
+    Protobuf,
+    /// JSON, for gateways and debugging.
+    Json,
+    /// JSON compressed with gzip.
+    JsonGzip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataField {
+    TraceId,
+    SpanId,
+    PodUid,
+    File,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiBatch {
+    /// A request is sent when its lines reach this size…
+    #[serde(default = "default_batch_bytes")]
+    pub max_bytes: ByteSize,
+    /// …or when its oldest line has waited this long.
+    #[serde(default = "default_batch_wait")]
+    pub max_wait: HumanDuration,
+}
+
+fn default_batch_bytes() -> ByteSize {
+    ByteSize::mib(1)
+}
+
+fn default_batch_wait() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
+
+impl Default for LokiBatch {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_batch_bytes(),
+            max_wait: default_batch_wait(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiRetry {
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: HumanDuration,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+}
+
+fn default_initial_backoff() -> HumanDuration {
+    HumanDuration::from_millis(500)
+}
+
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+impl Default for LokiRetry {
+    fn default() -> Self {
+        Self {
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiBuffer {
+    /// Lines waiting for Loki, at most (their JSON size).
+    #[serde(default = "default_buffer_bytes")]
+    pub max_bytes: ByteSize,
+    #[serde(default)]
+    pub when_full: WhenFull,
+}
+
+fn default_buffer_bytes() -> ByteSize {
+    ByteSize::mib(16)
+}
+
+impl Default for LokiBuffer {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_buffer_bytes(),
+            when_full: WhenFull::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Stop taking lines: the sources pause (files are read later, nothing is lost).
+    #[default]
+    Block,
+    /// Drop the lines that do not fit (counted).
+    DropNewest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiRateLimit {
+    #[serde(default)]
+    pub bytes_per_second: Option<ByteSize>,
+    #[serde(default)]
+    pub lines_per_second: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiOutOfOrder {
+    /// What to do with a line older than its stream's newest line minus `window`.
+    #[serde(default)]
+    pub policy: OutOfOrderPolicy,
+    /// Loki's out-of-order window: half its `max_chunk_age` (1h by default).
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+}
+
+fn default_window() -> HumanDuration {
+    HumanDuration::from_secs(3600)
+}
+
+impl Default for LokiOutOfOrder {
+    fn default() -> Self {
+        Self {
+            policy: OutOfOrderPolicy::default(),
+            window: default_window(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutOfOrderPolicy {
+    /// Send it as it is (Loki rejects it with a 400, counted).
+    Accept,
+    /// Send it with the stream's oldest accepted time (the line keeps its own `ts`).
+    #[default]
+    RewriteTimestamp,
+    /// Drop it (counted).
+    Drop,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiTls {
+    /// CA certificates (PEM) to trust in addition to the system's.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Client certificate and key (PEM), for mutual TLS.
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Turns certificate verification off. For tests only: never in production.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// A validated `loki` sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LokiSettings {
+    pub push_url: String,
+    pub tenant: Option<String>,
+    pub auth: Option<LokiAuth>,
+    pub headers: Vec<(String, String)>,
+    pub encoding: LokiEncoding,
+    pub labels: Vec<(String, Template)>,
+    pub structured_metadata: Vec<MetadataField>,
+    pub batch_max_bytes: usize,
+    pub batch_max_wait: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub request_timeout: Duration,
+    pub buffer_max_bytes: usize,
+    pub when_full: WhenFull,
+    pub rate_limit: Option<LokiRateLimit>,
+    pub out_of_order: OutOfOrderPolicy,
+    pub out_of_order_window: Duration,
+    pub max_streams: usize,
+    pub tls: LokiTls,
+    pub unhealthy_after: Duration,
+}
+
+/// Loki refuses a compressed body over 100 MiB; a batch stays well under.
+const MAX_BATCH_BYTES: u64 = 64 << 20;
+
+impl LokiSink {
+    pub fn validate(&self, at: &str, problems: &mut Vec<Diagnostic>) -> LokiSettings {
+        let mut problem = |field: &str, message: String| {
+            problems.push(Diagnostic::new(format!("{at}.{field}"), message));
+        };
+        let endpoint = self.endpoint.trim().trim_end_matches('/');
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            problem(
+                "endpoint",
+                format!("`{endpoint}` is not an http:// or https:// URL"),
+            );
+        }
+        let push_url = if endpoint.ends_with("/loki/api/v1/push") {
+            endpoint.to_owned()
+        } else {
+            format!("{endpoint}/loki/api/v1/push")
+        };
+        if let Some(tenant) = &self.tenant
+            && (tenant.is_empty() || tenant.contains(':'))
+        {
+            problem(
+                "tenant",
+                "a tenant id must be non-empty and cannot contain `:`".to_owned(),
+            );
+        }
+        match &self.auth {
+            Some(LokiAuth::Basic {
+                password,
+                password_file,
+                ..
+            }) if password.is_some() == password_file.is_some() => problem(
+                "auth.basic",
+                "set exactly one of `password` and `password_file`".to_owned(),
+            ),
+            Some(LokiAuth::Bearer { token, token_file })
+                if token.is_some() == token_file.is_some() =>
+            {
+                problem(
+                    "auth.bearer",
+                    "set exactly one of `token` and `token_file`".to_owned(),
+                )
+            }
+            _ => {}
+        }
+        let mut labels = Vec::new();
+        for (name, value) in &self.labels {
+            if let Err(message) = labels::check_name(name) {
+                problem(&format!("labels.{name}"), message);
+            }
+            match Template::parse(value) {
+                Ok(template) => labels.push((name.clone(), template)),
+                Err(message) => problem(&format!("labels.{name}"), message),
+            }
+            if value.len() > labels::MAX_VALUE_BYTES {
+                problem(
+                    &format!("labels.{name}"),
+                    format!("longer than Loki's {} bytes", labels::MAX_VALUE_BYTES),
+                );
+            }
+        }
+        if self.labels.len() > MAX_LABELS {
+            problem(
+                "labels",
+                format!(
+                    "{} labels: Loki accepts at most {MAX_LABELS} per stream",
+                    self.labels.len()
+                ),
+            );
+        }
+        if self.labels.is_empty() {
+            problem("labels", "a stream needs at least one label".to_owned());
+        }
+        let batch_bytes = self.batch.max_bytes.0;
+        if !(1024..=MAX_BATCH_BYTES).contains(&batch_bytes) {
+            problem(
+                "batch.max_bytes",
+                format!("must be between 1KiB and {}", ByteSize(MAX_BATCH_BYTES)),
+            );
+        }
+        if self.buffer.max_bytes.0 < batch_bytes {
+            problem(
+                "buffer.max_bytes",
+                format!("must hold at least one batch ({})", self.batch.max_bytes),
+            );
+        }
+        if self.retry.initial_backoff.0.is_zero()
+            || self.retry.initial_backoff > self.retry.max_backoff
+        {
+            problem(
+                "retry",
+                "initial_backoff must be above zero and at most max_backoff".to_owned(),
+            );
+        }
+        if self.max_streams == 0 {
+            problem("max_streams", "must be at least 1".to_owned());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problem("tls", "`cert_file` and `key_file` go together".to_owned());
+        }
+        for name in self.headers.keys() {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problem(
+                    &format!("headers.{name}"),
+                    "not a valid header name".to_owned(),
+                );
+            }
+        }
+        if let Some(limit) = &self.rate_limit
+            && (limit.bytes_per_second.is_some_and(|b| b.0 == 0)
+                || limit.lines_per_second == Some(0))
+        {
+            problem("rate_limit", "limits must be above zero".to_owned());
+        }
+        LokiSettings {
+            push_url,
+            tenant: self.tenant.clone(),
+            auth: self.auth.clone(),
+            headers: self.headers.clone().into_iter().collect(),
+            encoding: self.encoding,
+            labels,
+            structured_metadata: self.structured_metadata.clone(),
+            batch_max_bytes: batch_bytes as usize,
+            batch_max_wait: self.batch.max_wait.0,
+            initial_backoff: self.retry.initial_backoff.0,
+            max_backoff: self.retry.max_backoff.0,
+            request_timeout: self.request_timeout.0,
+            buffer_max_bytes: self.buffer.max_bytes.0 as usize,
+            when_full: self.buffer.when_full,
+            rate_limit: self.rate_limit.clone(),
+            out_of_order: self.out_of_order.policy,
+            out_of_order_window: self.out_of_order.window.0,
+            max_streams: self.max_streams,
+            tls: self.tls.clone(),
+            unhealthy_after: self.unhealthy_after.0,
+        }
+    }
+}
+
+/// Files the settings name, for the path checks done at start.
+pub fn referenced_files(settings: &LokiSettings) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = [
+        &settings.tls.ca_file,
+        &settings.tls.cert_file,
+        &settings.tls.key_file,
+    ]
+    .into_iter()
+    .flatten()
+    .map(PathBuf::from)
+    .collect();
+    match &settings.auth {
+        Some(LokiAuth::Basic {
+            password_file: Some(file),
+            ..
+        })
+        | Some(LokiAuth::Bearer {
+            token_file: Some(file),
+            ..
+        }) => files.push(PathBuf::from(file)),
+        _ => {}
+    }
+    files
+}

@@ -1,0 +1,244 @@
+//! Sending one push request and saying what Loki's answer means for the lines in it.
+
+use crate::config::loki::{LokiAuth, LokiEncoding, LokiSettings};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// What to do with a request's lines after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Written (204, or another 2xx: `unexpected` is then set and counted).
+    Accepted { status: u16, unexpected: bool },
+    /// Refused for good (400, 413, 422): retrying would fail the same way.
+    Refused { status: u16, body: String },
+    /// Worth another try (429, 5xx, other 4xx, no answer), after `retry_after` if the server
+    /// said so.
+    Retry {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+}
+
+pub struct LokiClient {
+    http: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    encoding: LokiEncoding,
+    auth: Option<Auth>,
+}
+
+/// A secret read from the configuration or from a file, re-read when the file changes (a
+/// rotated Kubernetes secret).
+struct Secret {
+    value: String,
+    file: Option<(PathBuf, Option<SystemTime>)>,
+}
+
+impl Secret {
+    fn new(value: Option<&String>, file: Option<&String>) -> Self {
+        Self {
+            value: value.cloned().unwrap_or_default(),
+            file: file.map(|f| (PathBuf::from(f), None)),
+        }
+    }
+
+    fn current(&mut self) -> &str {
+        if let Some((path, seen)) = &mut self.file {
+            let modified = std::fs::metadata(&*path).and_then(|m| m.modified()).ok();
+            if seen.is_none() || modified != *seen {
+                match std::fs::read_to_string(&*path) {
+                    Ok(text) => {
+                        self.value = text.trim().to_owned();
+                        *seen = modified;
+                    }
+                    Err(error) => {
+                        tracing::warn!(file = %path.display(), %error, "cannot read a Loki credential");
+                    }
+                }
+            }
+        }
+        &self.value
+    }
+}
+
+enum Auth {
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+impl LokiClient {
+    pub fn new(settings: &LokiSettings) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("vigia/", env!("CARGO_PKG_VERSION")));
+        // One process-wide crypto provider (ring: no C toolchain beyond cc, builds for musl);
+        // a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Some(ca) = &settings.tls.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| anyhow::anyhow!("cannot read the CA file {ca}: {e}"))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&settings.tls.cert_file, &settings.tls.key_file) {
+            let mut pem = std::fs::read(cert)
+                .map_err(|e| anyhow::anyhow!("cannot read the client certificate {cert}: {e}"))?;
+            pem.extend(
+                std::fs::read(key)
+                    .map_err(|e| anyhow::anyhow!("cannot read the client key {key}: {e}"))?,
+            );
+            builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
+        }
+        if settings.tls.insecure_skip_verify {
+            tracing::warn!("TLS certificate verification is off for Loki (insecure_skip_verify)");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &settings.headers {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
+        }
+        if let Some(tenant) = &settings.tenant {
+            headers.insert("X-Scope-OrgID", HeaderValue::from_str(tenant)?);
+        }
+        let auth = settings.auth.as_ref().map(|auth| match auth {
+            LokiAuth::Basic {
+                username,
+                password,
+                password_file,
+            } => Auth::Basic {
+                username: username.clone(),
+                password: Secret::new(password.as_ref(), password_file.as_ref()),
+            },
+            LokiAuth::Bearer { token, token_file } => {
+                Auth::Bearer(Secret::new(token.as_ref(), token_file.as_ref()))
+            }
+        });
+        Ok(Self {
+            http: builder.build()?,
+            url: settings.push_url.clone(),
+            headers,
+            encoding: settings.encoding,
+            auth,
+        })
+    }
+
+    /// The body for `payload` (an encoded request) in this client's encoding.
+    pub fn body(&self, request: &super::proto::PushRequest) -> Vec<u8> {
+        match self.encoding {
+            LokiEncoding::Protobuf => super::proto::encode_snappy(request),
+            LokiEncoding::Json => super::proto::encode_json(request),
+            LokiEncoding::JsonGzip => {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = encoder.write_all(&super::proto::encode_json(request));
+                encoder.finish().unwrap_or_default()
+            }
+        }
+    }
+
+    pub async fn push(&mut self, body: Vec<u8>) -> Answer {
+        let content_type = match self.encoding {
+            LokiEncoding::Protobuf => "application/x-protobuf",
+            LokiEncoding::Json | LokiEncoding::JsonGzip => "application/json",
+        };
+        let mut request = self
+            .http
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header("Content-Type", content_type)
+            .body(body);
+        if self.encoding == LokiEncoding::JsonGzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        request = match &mut self.auth {
+            Some(Auth::Basic { username, password }) => {
+                request.basic_auth(username.as_str(), Some(password.current()))
+            }
+            Some(Auth::Bearer(token)) => request.bearer_auth(token.current()),
+            None => request,
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Answer::Retry {
+                    status: None,
+                    retry_after: None,
+                    reason: error_chain(&error),
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        match status {
+            200..=299 => Answer::Accepted {
+                status,
+                unexpected: status != 204,
+            },
+            400 | 413 | 422 => {
+                let body = response.text().await.unwrap_or_default();
+                Answer::Refused {
+                    status,
+                    body: body.chars().take(1024).collect(),
+                }
+            }
+            _ => {
+                let body = response.text().await.unwrap_or_default();
+                Answer::Retry {
+                    status: Some(status),
+                    retry_after,
+                    reason: body.chars().take(256).collect(),
+                }
+            }
+        }
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

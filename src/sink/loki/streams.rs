@@ -1,0 +1,134 @@
+//! Which stream each record goes to, and the time it is sent with: labels rendered from the
+//! record's source, a cap on active streams, and the out-of-order policy.
+
+use super::labels::{Template, selector};
+use crate::config::loki::{LokiSettings, OutOfOrderPolicy};
+use crate::pipeline::{Origin, RecordBatch};
+use crate::telemetry::loki::LokiMetrics;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A stream nobody wrote to for this long no longer counts as active.
+const STREAM_IDLE: Duration = Duration::from_secs(3600);
+/// The value that templated labels take once `max_streams` is reached.
+pub const OVERFLOW: &str = "overflow";
+
+struct StreamState {
+    /// The newest time sent on the stream (Unix ns).
+    newest: i64,
+    last_used: Instant,
+}
+
+pub struct Streams {
+    labels: Vec<(String, Template)>,
+    max_streams: usize,
+    policy: OutOfOrderPolicy,
+    window_ns: i64,
+    host: String,
+    active: HashMap<Arc<str>, StreamState>,
+    last_pruned: Instant,
+    metrics: LokiMetrics,
+}
+
+impl Streams {
+    pub fn new(settings: &LokiSettings, metrics: &LokiMetrics) -> Self {
+        Self {
+            labels: settings.labels.clone(),
+            max_streams: settings.max_streams,
+            policy: settings.out_of_order,
+            window_ns: i64::try_from(settings.out_of_order_window.as_nanos()).unwrap_or(i64::MAX),
+            host: std::env::var("HOSTNAME").unwrap_or_default(),
+            active: HashMap::new(),
+            last_pruned: Instant::now(),
+            metrics: metrics.clone(),
+        }
+    }
+
+    fn selector_for(&mut self, origin: &Origin, stream: Option<&str>) -> Arc<str> {
+        let rendered: Vec<(String, String)> = self
+            .labels
+            .iter()
+            .map(|(name, template)| (name.clone(), template.render(origin, stream, &self.host)))
+            .collect();
+        let wanted: Arc<str> = Arc::from(selector(&rendered));
+        if self.active.contains_key(&wanted) || self.active.len() < self.max_streams {
+            return wanted;
+        }
+        // Past the cap: the values that vary fold into one overflow stream.
+        let folded: Vec<(String, String)> = self
+            .labels
+            .iter()
+            .zip(rendered)
+            .map(|((_, template), (name, value))| {
+                let value = if template.is_static() || value.is_empty() {
+                    value
+                } else {
+                    OVERFLOW.to_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        Arc::from(selector(&folded))
+    }
+
+    /// Per record: its stream and the time to send it with, or `None` to leave it out.
+    pub fn assign(&mut self, batch: &RecordBatch) -> Vec<Option<(Arc<str>, i64)>> {
+        if self.last_pruned.elapsed() > Duration::from_secs(60) {
+            self.active
+                .retain(|_, s| s.last_used.elapsed() < STREAM_IDLE);
+            self.last_pruned = Instant::now();
+        }
+        let mut by_stream: Vec<(Option<&'static str>, Arc<str>)> = Vec::with_capacity(2);
+        let mut out = Vec::with_capacity(batch.records.len());
+        let (mut rewritten, mut dropped, mut overflowed) = (0u64, 0u64, 0u64);
+        for (meta, _) in batch.records.iter() {
+            let selector = match by_stream.iter().find(|(s, _)| *s == meta.stream) {
+                Some((_, selector)) => selector.clone(),
+                None => {
+                    let selector = self.selector_for(&batch.origin, meta.stream);
+                    by_stream.push((meta.stream, selector.clone()));
+                    selector
+                }
+            };
+            if selector.contains(OVERFLOW) && !self.active.contains_key(&selector) {
+                overflowed += 1;
+            }
+            let now = Instant::now();
+            let state = self.active.entry(selector.clone()).or_insert(StreamState {
+                newest: i64::MIN,
+                last_used: now,
+            });
+            state.last_used = now;
+            let oldest_accepted = state.newest.saturating_sub(self.window_ns);
+            let mut ts = meta.ts;
+            if ts < oldest_accepted {
+                match self.policy {
+                    OutOfOrderPolicy::Accept => {}
+                    OutOfOrderPolicy::RewriteTimestamp => {
+                        ts = oldest_accepted;
+                        rewritten += 1;
+                    }
+                    OutOfOrderPolicy::Drop => {
+                        dropped += 1;
+                        out.push(None);
+                        continue;
+                    }
+                }
+            }
+            state.newest = state.newest.max(ts);
+            out.push(Some((selector, ts)));
+        }
+        if rewritten > 0 {
+            self.metrics.rewritten("out_of_order", rewritten);
+        }
+        if dropped > 0 {
+            self.metrics.dropped("out_of_order", dropped);
+        }
+        if overflowed > 0 {
+            self.metrics.rewritten("stream_overflow", overflowed);
+        }
+        self.metrics.active_streams.set(self.active.len() as i64);
+        out
+    }
+}
