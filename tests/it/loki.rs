@@ -90,6 +90,7 @@ fn lines_reach_loki_with_labels_tenant_and_trace_metadata() {
     let agent = start(&config);
     let total = wait_delivered(&loki, 500);
     assert_eq!(total, 500, "no duplicates when nothing failed");
+    assert_eq!(loki.received_count(), 500);
     let first = &loki.received()[0];
     assert_eq!(first.tenant.as_deref(), Some("shop"));
     assert_eq!(

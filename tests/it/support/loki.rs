@@ -180,6 +180,11 @@ impl LokiReceiver {
         self.state.lock().unwrap().accepted.clone()
     }
 
+    /// How many lines were accepted (cheaper than copying them).
+    pub fn received_count(&self) -> usize {
+        self.state.lock().unwrap().accepted.len()
+    }
+
     pub fn lines(&self) -> Vec<String> {
         self.received().into_iter().map(|r| r.line).collect()
     }

@@ -1,0 +1,125 @@
+//! End-to-end delivery harness (not a timed test): a file of 200-byte JSON lines → `vigia run`
+//! (file source, normalization, Loki sink) → the strict in-repo Loki receiver, which decodes
+//! and acknowledges every request. Reports lines/s, MB/s, CPU seconds per GB and peak RSS.
+//!
+//! `cargo bench --bench loki_e2e` (LINES=… to change the corpus size); figures in
+//! docs/benchmarks.md.
+
+#[path = "../tests/it/support/loki.rs"]
+#[allow(dead_code)]
+mod loki;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// User + system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let lines: u64 = std::env::var("LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    let mut bytes = 0u64;
+    for i in 0..lines {
+        let head = format!(
+            r#"{{"level":"info","ts":"2026-11-20T10:00:{:02}.{:03}Z","logger":"orders","msg":"order placed","order_id":{},"customer":"c-{}","amount":{}.{:02},"note":""#,
+            i % 60,
+            i % 1000,
+            100_000 + i,
+            i % 977,
+            i % 500,
+            i % 100
+        );
+        let mut line = head;
+        while line.len() < 198 {
+            line.push('x');
+        }
+        line.push_str("\"}\n");
+        bytes += line.len() as u64;
+        file.write_all(line.as_bytes()).unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+
+    let receiver = loki::LokiReceiver::start();
+    let config = dir.path().join("vigia.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{log}\"]\n    read_from: beginning\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n",
+            data = dir.path().join("data").display(),
+            log = log.display(),
+            url = receiver.url(),
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigia"))
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut peak_rss_kib = 0;
+    loop {
+        peak_rss_kib = peak_rss_kib.max(proc_field(pid, "status", "VmHWM:").unwrap_or(0));
+        if receiver.received_count() as u64 >= lines || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let received = receiver.received_count() as u64;
+    assert_eq!(received, lines, "every line delivered");
+    println!(
+        "loki_e2e: {lines} lines of {} B, {:.1} MB",
+        bytes / lines,
+        bytes as f64 / 1e6
+    );
+    println!(
+        "  throughput   {:>10.0} lines/s   {:.1} MB/s",
+        lines as f64 / elapsed,
+        bytes as f64 / 1e6 / elapsed
+    );
+    println!(
+        "  CPU          {:>10.2} s per GB ({:.2} s in all)",
+        cpu / (bytes as f64 / 1e9),
+        cpu
+    );
+    println!("  peak RSS     {:>10.1} MiB", peak_rss_kib as f64 / 1024.0);
+}
