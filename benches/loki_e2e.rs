@@ -5,6 +5,9 @@
 //! `cargo bench --bench loki_e2e` (LINES=… to change the corpus size); figures in
 //! docs/benchmarks.md.
 
+#[path = "support/corpus.rs"]
+mod corpus;
+
 #[path = "../tests/it/support/loki.rs"]
 #[allow(dead_code)]
 mod loki;
@@ -45,20 +48,9 @@ fn main() {
     let mut file = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
     let mut bytes = 0u64;
     for i in 0..lines {
-        let head = format!(
-            r#"{{"level":"info","ts":"2026-11-20T10:00:{:02}.{:03}Z","logger":"orders","msg":"order placed","order_id":{},"customer":"c-{}","amount":{}.{:02},"note":""#,
-            i % 60,
-            i % 1000,
-            100_000 + i,
-            i % 977,
-            i % 500,
-            i % 100
-        );
-        let mut line = head;
-        while line.len() < 198 {
-            line.push('x');
-        }
-        line.push_str("\"}\n");
+        // A recent date: Loki refuses lines older than a week.
+        let mut line = corpus::json_line_on("2026-11-20", i as usize);
+        line.push('\n');
         bytes += line.len() as u64;
         file.write_all(line.as_bytes()).unwrap();
     }

@@ -12,25 +12,13 @@ use vigia::pipeline::{Origin, RawLine};
 
 const LINES: usize = 10_000;
 
-fn pad(mut line: String, target: usize) -> String {
-    while line.len() < target {
-        line.push('x');
-    }
-    line
-}
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use corpus::pad;
 
 fn json_line(i: usize) -> String {
-    let head = format!(
-        r#"{{"level":"info","ts":"2024-05-01T10:00:{:02}.{:03}Z","logger":"orders","msg":"order placed","order_id":{},"customer":"c-{}","amount":{}.{:02},"note":""#,
-        i % 60,
-        i % 1000,
-        100_000 + i,
-        i % 977,
-        i % 500,
-        i % 100
-    );
-    let line = pad(head, 198);
-    format!("{line}\"}}")
+    corpus::json_line_on("2024-05-01", i)
 }
 
 /// nginx's combined format with `$request_time`, a browser's user agent and a referer.

@@ -6,7 +6,6 @@ use super::duration::HumanDuration;
 use crate::sink::loki::labels::{self, MAX_LABELS, Template};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,6 +391,9 @@ impl LokiSink {
                 "initial_backoff must be above zero and at most max_backoff".to_owned(),
             );
         }
+        if self.request_timeout.0.is_zero() {
+            problem("request_timeout", "must be above zero".to_owned());
+        }
         if self.max_streams == 0 {
             problem("max_streams", "must be at least 1".to_owned());
         }
@@ -435,29 +437,4 @@ impl LokiSink {
             unhealthy_after: self.unhealthy_after.0,
         }
     }
-}
-
-/// Files the settings name, for the path checks done at start.
-pub fn referenced_files(settings: &LokiSettings) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = [
-        &settings.tls.ca_file,
-        &settings.tls.cert_file,
-        &settings.tls.key_file,
-    ]
-    .into_iter()
-    .flatten()
-    .map(PathBuf::from)
-    .collect();
-    match &settings.auth {
-        Some(LokiAuth::Basic {
-            password_file: Some(file),
-            ..
-        })
-        | Some(LokiAuth::Bearer {
-            token_file: Some(file),
-            ..
-        }) => files.push(PathBuf::from(file)),
-        _ => {}
-    }
-    files
 }

@@ -1,7 +1,8 @@
 //! Metrics of the Loki sinks: families registered once, handles resolved per sink.
 
+use super::metrics::{register_counter, register_gauge};
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Registry,
 };
 
@@ -64,21 +65,9 @@ impl LokiMetrics {
 impl LokiFamilies {
     pub fn register(registry: &Registry) -> Self {
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)
-                .expect("static metric definitions are valid");
-            registry
-                .register(Box::new(vec.clone()))
-                .expect("each metric is registered once");
-            vec
+            register_counter(registry, name, help, labels)
         };
-        let gauge = |name: &str, help: &str| {
-            let vec = IntGaugeVec::new(Opts::new(name, help), &["component"])
-                .expect("static metric definitions are valid");
-            registry
-                .register(Box::new(vec.clone()))
-                .expect("each metric is registered once");
-            vec
-        };
+        let gauge = |name: &str, help: &str| register_gauge(registry, name, help, &["component"]);
         let request_duration = HistogramVec::new(
             HistogramOpts::new(
                 "vigia_loki_request_duration_seconds",
@@ -122,7 +111,8 @@ impl LokiFamilies {
             ),
             lines_rewritten: counter(
                 "vigia_loki_lines_rewritten_total",
-                "Lines sent with another timestamp than their own, by reason.",
+                "Lines sent changed, by reason: out_of_order (another timestamp), stream_overflow \
+                 (templated labels folded into `overflow`).",
                 &["component", "reason"],
             ),
             unexpected_success: counter(

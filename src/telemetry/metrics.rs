@@ -9,6 +9,31 @@ use prometheus::{
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// A counter family, registered; the definitions are static, so failing here is a bug.
+pub fn register_counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> IntCounterVec {
+    let vec = IntCounterVec::new(Opts::new(name, help), labels)
+        .expect("static metric definitions are valid");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("each metric is registered once");
+    vec
+}
+
+/// A gauge family, registered (see [`register_counter`]).
+pub fn register_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let vec = IntGaugeVec::new(Opts::new(name, help), labels)
+        .expect("static metric definitions are valid");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("each metric is registered once");
+    vec
+}
+
 pub struct AgentMetrics {
     registry: Registry,
     events_received: IntCounterVec,
@@ -79,12 +104,7 @@ impl AgentMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)
-                .expect("static metric definitions are valid");
-            registry
-                .register(Box::new(vec.clone()))
-                .expect("each metric is registered once");
-            vec
+            register_counter(&registry, name, help, labels)
         };
         let events_received = counter(
             "vigia_source_events_total",
@@ -116,14 +136,8 @@ impl AgentMetrics {
             "Lines that were not valid UTF-8 (kept, with invalid bytes replaced).",
             &["component"],
         );
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let vec = IntGaugeVec::new(Opts::new(name, help), labels)
-                .expect("static metric definitions are valid");
-            registry
-                .register(Box::new(vec.clone()))
-                .expect("each metric is registered once");
-            vec
-        };
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| register_gauge(&registry, name, help, labels);
         let files_watched = gauge(
             "vigia_files_watched",
             "Files a file source knows: being read, waiting to be read, or rotated and draining.",

@@ -131,9 +131,9 @@ impl LokiClient {
         })
     }
 
-    /// The body for `payload` (an encoded request) in this client's encoding.
-    pub fn body(&self, request: &super::proto::PushRequest) -> Vec<u8> {
-        match self.encoding {
+    /// The body for `request` in this client's encoding (cheap to clone for a retry).
+    pub fn body(&self, request: &super::proto::PushRequest) -> bytes::Bytes {
+        bytes::Bytes::from(match self.encoding {
             LokiEncoding::Protobuf => super::proto::encode_snappy(request),
             LokiEncoding::Json => super::proto::encode_json(request),
             LokiEncoding::JsonGzip => {
@@ -142,10 +142,10 @@ impl LokiClient {
                 let _ = encoder.write_all(&super::proto::encode_json(request));
                 encoder.finish().unwrap_or_default()
             }
-        }
+        })
     }
 
-    pub async fn push(&mut self, body: Vec<u8>) -> Answer {
+    pub async fn push(&mut self, body: bytes::Bytes) -> Answer {
         let content_type = match self.encoding {
             LokiEncoding::Protobuf => "application/x-protobuf",
             LokiEncoding::Json | LokiEncoding::JsonGzip => "application/json",

@@ -45,7 +45,8 @@ impl Streams {
         }
     }
 
-    fn selector_for(&mut self, origin: &Origin, stream: Option<&str>) -> Arc<str> {
+    /// The stream's selector, and whether it is the overflow stream (the cap was reached).
+    fn selector_for(&mut self, origin: &Origin, stream: Option<&str>) -> (Arc<str>, bool) {
         let rendered: Vec<(String, String)> = self
             .labels
             .iter()
@@ -53,7 +54,7 @@ impl Streams {
             .collect();
         let wanted: Arc<str> = Arc::from(selector(&rendered));
         if self.active.contains_key(&wanted) || self.active.len() < self.max_streams {
-            return wanted;
+            return (wanted, false);
         }
         // Past the cap: the values that vary fold into one overflow stream.
         let folded: Vec<(String, String)> = self
@@ -69,7 +70,7 @@ impl Streams {
                 (name, value)
             })
             .collect();
-        Arc::from(selector(&folded))
+        (Arc::from(selector(&folded)), true)
     }
 
     /// Per record: its stream and the time to send it with, or `None` to leave it out.
@@ -79,22 +80,21 @@ impl Streams {
                 .retain(|_, s| s.last_used.elapsed() < STREAM_IDLE);
             self.last_pruned = Instant::now();
         }
-        let mut by_stream: Vec<(Option<&'static str>, Arc<str>)> = Vec::with_capacity(2);
+        // Selectors are rendered once per batch and stream (stdout/stderr), not per record.
+        let mut by_stream: Vec<(Option<&'static str>, Arc<str>, bool)> = Vec::with_capacity(2);
         let mut out = Vec::with_capacity(batch.records.len());
         let (mut rewritten, mut dropped, mut overflowed) = (0u64, 0u64, 0u64);
+        let now = Instant::now();
         for (meta, _) in batch.records.iter() {
-            let selector = match by_stream.iter().find(|(s, _)| *s == meta.stream) {
-                Some((_, selector)) => selector.clone(),
+            let (selector, overflow) = match by_stream.iter().find(|(s, _, _)| *s == meta.stream) {
+                Some((_, selector, overflow)) => (selector.clone(), *overflow),
                 None => {
-                    let selector = self.selector_for(&batch.origin, meta.stream);
-                    by_stream.push((meta.stream, selector.clone()));
-                    selector
+                    let (selector, overflow) = self.selector_for(&batch.origin, meta.stream);
+                    by_stream.push((meta.stream, selector.clone(), overflow));
+                    (selector, overflow)
                 }
             };
-            if selector.contains(OVERFLOW) && !self.active.contains_key(&selector) {
-                overflowed += 1;
-            }
-            let now = Instant::now();
+            overflowed += u64::from(overflow);
             let state = self.active.entry(selector.clone()).or_insert(StreamState {
                 newest: i64::MIN,
                 last_used: now,
