@@ -65,9 +65,21 @@ impl Collecting {
         let records = Arc::new(Mutex::new(Vec::new()));
         let sink = records.clone();
         let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match stdout.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                // A line cut short by SIGKILL mid-write has no newline: it was never
+                // acknowledged, so the next run writes it again whole.
+                if line.last() != Some(&b'\n') {
+                    break;
+                }
                 let record =
-                    serde_json::from_str(&line).expect("the console sink writes JSON lines");
+                    serde_json::from_slice(&line).expect("the console sink writes JSON lines");
                 sink.lock().unwrap().push(record);
             }
         });
