@@ -96,8 +96,9 @@ pub async fn run(
             SinkKind::Loki(ref settings) => {
                 let id = sink.id.clone();
                 let (settings, loki_metrics) = ((**settings).clone(), metrics.loki(&sink.id));
+                let disk_dir = config.data_dir.join("buffers").join(&sink.id);
                 sinks.spawn(async move {
-                    loki::run(rx, settings, loki_metrics, counters, sink_health)
+                    loki::run(rx, settings, &disk_dir, loki_metrics, counters, sink_health)
                         .await
                         .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
                 });

@@ -184,6 +184,9 @@ pub struct LokiBuffer {
     pub max_bytes: ByteSize,
     #[serde(default)]
     pub when_full: WhenFull,
+    /// The write-ahead buffer of `when_full: disk`.
+    #[serde(default)]
+    pub disk: LokiDiskBuffer,
 }
 
 fn default_buffer_bytes() -> ByteSize {
@@ -195,8 +198,44 @@ impl Default for LokiBuffer {
         Self {
             max_bytes: default_buffer_bytes(),
             when_full: WhenFull::default(),
+            disk: LokiDiskBuffer::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiDiskBuffer {
+    /// Bytes on disk at most (frames not yet delivered); when full, the sources pause.
+    #[serde(default = "default_disk_bytes")]
+    pub max_bytes: ByteSize,
+    #[serde(default)]
+    pub sync: DiskSync,
+}
+
+fn default_disk_bytes() -> ByteSize {
+    ByteSize::mib(256)
+}
+
+impl Default for LokiDiskBuffer {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_disk_bytes(),
+            sync: DiskSync::default(),
+        }
+    }
+}
+
+/// When a frame written to the disk buffer counts as safe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskSync {
+    /// After an fsync: survives a crash of the machine, not only of vigia.
+    #[default]
+    Full,
+    /// Once written to the operating system: survives vigia being killed, not a power loss;
+    /// much cheaper on slow disks.
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +246,9 @@ pub enum WhenFull {
     Block,
     /// Drop the lines that do not fit (counted).
     DropNewest,
+    /// Write every batch to a write-ahead buffer on disk (`buffer.disk`): the sources move on
+    /// once their lines are on disk, and an outage lasts as long as the disk holds.
+    Disk,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -287,6 +329,8 @@ pub struct LokiSettings {
     pub request_timeout: Duration,
     pub buffer_max_bytes: usize,
     pub when_full: WhenFull,
+    pub disk_max_bytes: u64,
+    pub disk_sync: DiskSync,
     pub rate_limit: Option<LokiRateLimit>,
     pub out_of_order: OutOfOrderPolicy,
     pub out_of_order_window: Duration,
@@ -383,6 +427,19 @@ impl LokiSink {
                 format!("must hold at least one batch ({})", self.batch.max_bytes),
             );
         }
+        if self.buffer.disk.max_bytes.0 < 2 * batch_bytes {
+            problem(
+                "buffer.disk.max_bytes",
+                format!(
+                    "must hold at least two batches (2 × {})",
+                    self.batch.max_bytes
+                ),
+            );
+        }
+        if self.buffer.when_full != WhenFull::Disk && self.buffer.disk != LokiDiskBuffer::default()
+        {
+            problem("buffer.disk", "used only with `when_full: disk`".to_owned());
+        }
         if self.retry.initial_backoff.0.is_zero()
             || self.retry.initial_backoff > self.retry.max_backoff
         {
@@ -429,6 +486,8 @@ impl LokiSink {
             request_timeout: self.request_timeout.0,
             buffer_max_bytes: self.buffer.max_bytes.0 as usize,
             when_full: self.buffer.when_full,
+            disk_max_bytes: self.buffer.disk.max_bytes.0,
+            disk_sync: self.buffer.disk.sync,
             rate_limit: self.rate_limit.clone(),
             out_of_order: self.out_of_order.policy,
             out_of_order_window: self.out_of_order.window.0,
@@ -436,5 +495,84 @@ impl LokiSink {
             tls: self.tls.clone(),
             unhealthy_after: self.unhealthy_after.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields that `yaml` (a `loki` sink) gets wrong.
+    fn problems(yaml: &str) -> Vec<String> {
+        let sink: LokiSink = serde_saphyr::from_str(yaml).unwrap();
+        let mut problems = Vec::new();
+        sink.validate("sinks.loki", &mut problems);
+        problems
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_minimal_sink_is_valid_with_documented_defaults() {
+        let sink: LokiSink = serde_saphyr::from_str("endpoint: http://loki:3100/").unwrap();
+        let mut problems = Vec::new();
+        let settings = sink.validate("sinks.loki", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(settings.push_url, "http://loki:3100/loki/api/v1/push");
+        assert_eq!(settings.batch_max_bytes, 1 << 20);
+        assert_eq!(settings.buffer_max_bytes, 16 << 20);
+        assert_eq!(settings.when_full, WhenFull::Block);
+        assert_eq!(settings.disk_max_bytes, 256 << 20);
+        assert_eq!(settings.disk_sync, DiskSync::Full);
+    }
+
+    #[test]
+    fn what_loki_would_refuse_is_refused_at_config_time() {
+        let cases = [
+            ("endpoint: loki:3100", "sinks.loki.endpoint"),
+            (
+                "endpoint: http://l\nlabels: {__name: x}",
+                "sinks.loki.labels.__name",
+            ),
+            (
+                "endpoint: http://l\nlabels: {app-name: x}",
+                "sinks.loki.labels.app-name",
+            ),
+            ("endpoint: http://l\ntenant: \"a:b\"", "sinks.loki.tenant"),
+            (
+                "endpoint: http://l\nauth: {bearer: {token: a, token_file: /t}}",
+                "sinks.loki.auth.bearer",
+            ),
+            (
+                "endpoint: http://l\nbatch: {max_bytes: 4MiB}\nbuffer: {max_bytes: 1MiB}",
+                "sinks.loki.buffer.max_bytes",
+            ),
+            (
+                "endpoint: http://l\nbuffer: {when_full: disk, disk: {max_bytes: 1MiB}}",
+                "sinks.loki.buffer.disk.max_bytes",
+            ),
+            (
+                "endpoint: http://l\nbuffer: {disk: {sync: normal}}",
+                "sinks.loki.buffer.disk",
+            ),
+        ];
+        for (yaml, field) in cases {
+            let found = problems(yaml);
+            assert!(
+                found.iter().any(|p| p.starts_with(field)),
+                "{yaml}: expected a problem at {field}, got {found:?}"
+            );
+        }
+        let many: String = (0..16).map(|i| format!("l{i}: x, ")).collect();
+        assert!(
+            problems(&format!("endpoint: http://l\nlabels: {{{many}}}"))
+                .iter()
+                .any(|p| p.contains("at most 15"))
+        );
+        assert!(
+            problems("endpoint: http://l\nbuffer: {when_full: disk, disk: {sync: normal}}")
+                .is_empty()
+        );
     }
 }

@@ -19,6 +19,8 @@ pub struct LokiFamilies {
     buffer_bytes: IntGaugeVec,
     buffer_lines: IntGaugeVec,
     active_streams: IntGaugeVec,
+    disk_corrupted_bytes: IntCounterVec,
+    disk_errors: IntCounterVec,
 }
 
 /// One sink's handles.
@@ -31,9 +33,15 @@ pub struct LokiMetrics {
     pub retries: IntCounter,
     pub unexpected_success: IntCounter,
     pub request_duration: Histogram,
+    /// Lines held in memory.
     pub buffer_bytes: IntGauge,
     pub buffer_lines: IntGauge,
+    /// Frames on disk not yet delivered.
+    pub disk_bytes: IntGauge,
+    pub disk_lines: IntGauge,
     pub active_streams: IntGauge,
+    pub corrupted_bytes: IntCounter,
+    pub disk_errors: IntCounter,
 }
 
 impl LokiMetrics {
@@ -121,14 +129,33 @@ impl LokiFamilies {
                 &["component"],
             ),
             request_duration,
-            buffer_bytes: gauge(
+            buffer_bytes: register_gauge(
+                registry,
                 "vigia_loki_buffer_bytes",
-                "Bytes of lines waiting for Loki (bounded by buffer.max_bytes).",
+                "Bytes waiting for Loki, by buffer: memory (lines, bounded by buffer.max_bytes) \
+                 or disk (frames, bounded by buffer.disk.max_bytes).",
+                &["component", "buffer"],
             ),
-            buffer_lines: gauge("vigia_loki_buffer_lines", "Lines waiting for Loki."),
+            buffer_lines: register_gauge(
+                registry,
+                "vigia_loki_buffer_lines",
+                "Lines waiting for Loki, by buffer: memory or disk.",
+                &["component", "buffer"],
+            ),
             active_streams: gauge(
                 "vigia_loki_active_streams",
                 "Streams (label sets) sent to in the last hour (bounded by max_streams).",
+            ),
+            disk_corrupted_bytes: counter(
+                "vigia_loki_disk_buffer_corrupted_bytes_total",
+                "Disk buffer bytes skipped because a frame was cut short (a crash while writing) \
+                 or failed its checksum.",
+                &["component"],
+            ),
+            disk_errors: counter(
+                "vigia_loki_disk_buffer_errors_total",
+                "Writes to the disk buffer that failed (the batch was sent from memory instead).",
+                &["component"],
             ),
         }
     }
@@ -143,9 +170,13 @@ impl LokiFamilies {
             retries: self.retries.with_label_values(&one),
             unexpected_success: self.unexpected_success.with_label_values(&one),
             request_duration: self.request_duration.with_label_values(&one),
-            buffer_bytes: self.buffer_bytes.with_label_values(&one),
-            buffer_lines: self.buffer_lines.with_label_values(&one),
+            buffer_bytes: self.buffer_bytes.with_label_values(&[component, "memory"]),
+            buffer_lines: self.buffer_lines.with_label_values(&[component, "memory"]),
+            disk_bytes: self.buffer_bytes.with_label_values(&[component, "disk"]),
+            disk_lines: self.buffer_lines.with_label_values(&[component, "disk"]),
             active_streams: self.active_streams.with_label_values(&one),
+            corrupted_bytes: self.disk_corrupted_bytes.with_label_values(&one),
+            disk_errors: self.disk_errors.with_label_values(&one),
         }
     }
 }

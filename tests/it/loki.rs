@@ -248,3 +248,59 @@ fn killed_mid_delivery_and_restarted_every_line_arrives() {
     eprintln!("duplicates after SIGKILL: {}", total - 5000);
     assert!(total - 5000 < 2000, "{} duplicates", total - 5000);
 }
+
+#[test]
+fn with_the_disk_buffer_a_restart_while_loki_is_down_still_delivers_everything() {
+    let workspace = Workspace::new();
+    let mut loki = LokiReceiver::start();
+    let config = loki_config(
+        &workspace,
+        &loki,
+        "batch:\n  max_bytes: 64KiB\n  max_wait: 100ms\nbuffer:\n  max_bytes: 256KiB\n  when_full: disk\n  disk:\n    max_bytes: 64MiB",
+    );
+    loki.stop();
+    let log = workspace.logs().join("app.log");
+    let payload = "d".repeat(400);
+    for chunk in 0..20 {
+        append_lines(&log, chunk * 1000..(chunk + 1) * 1000, &payload);
+    }
+    let agent = start(&config);
+    let disk_lines = "vigia_loki_buffer_lines{buffer=\"disk\",component=\"loki\"}";
+    wait_for(DELIVERY_TIMEOUT, "every line in the disk buffer", || {
+        (agent.metric(disk_lines)? == 20_000.0).then_some(())
+    });
+    let rss = rss_kib(agent.pid());
+    eprintln!("RSS with 20000 lines on disk and Loki down: {rss} KiB");
+    assert!(rss < 48 * 1024, "RSS {rss} KiB");
+    // Once on disk the lines count as delivered: the file checkpoint moves past them, so the
+    // log file can go; what reaches Loki now can only come from the disk buffer.
+    std::thread::sleep(Duration::from_millis(500));
+    agent.signal("KILL");
+    drop(agent);
+    std::fs::remove_file(&log).unwrap();
+
+    let agent = start(&config);
+    wait_for(Duration::from_secs(10), "the buffer found again", || {
+        (agent.metric(disk_lines)? == 20_000.0).then_some(())
+    });
+    loki.restart();
+    let total = wait_delivered(&loki, 20_000);
+    assert_eq!(
+        total, 20_000,
+        "nothing was delivered before, so nothing twice"
+    );
+    wait_for(Duration::from_secs(10), "the disk buffer emptied", || {
+        (agent.metric(disk_lines)? == 0.0).then_some(())
+    });
+    let segments = std::fs::read_dir(workspace.data().join("buffers/loki"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".wal")
+        })
+        .count();
+    assert!(segments <= 1, "{segments} segments left after delivery");
+}

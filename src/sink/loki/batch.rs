@@ -67,6 +67,11 @@ impl PendingBatch {
         self.permits.extend(permit);
     }
 
+    /// Holds `permit`'s share of the memory buffer until the batch is finished with.
+    pub fn hold(&mut self, permit: OwnedSemaphorePermit) {
+        self.permits.push(permit);
+    }
+
     /// The request: one stream per label set, entries in time order (stable: lines with the
     /// same time keep the order they were read in).
     pub fn to_request(&self, metadata: &[MetadataField]) -> PushRequest {

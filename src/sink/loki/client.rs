@@ -2,7 +2,6 @@
 
 use crate::config::loki::{LokiAuth, LokiEncoding, LokiSettings};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -26,7 +25,6 @@ pub struct LokiClient {
     http: reqwest::Client,
     url: String,
     headers: HeaderMap,
-    encoding: LokiEncoding,
     auth: Option<Auth>,
 }
 
@@ -126,27 +124,14 @@ impl LokiClient {
             http: builder.build()?,
             url: settings.push_url.clone(),
             headers,
-            encoding: settings.encoding,
             auth,
         })
     }
 
-    /// The body for `request` in this client's encoding (cheap to clone for a retry).
-    pub fn body(&self, request: &super::proto::PushRequest) -> bytes::Bytes {
-        bytes::Bytes::from(match self.encoding {
-            LokiEncoding::Protobuf => super::proto::encode_snappy(request),
-            LokiEncoding::Json => super::proto::encode_json(request),
-            LokiEncoding::JsonGzip => {
-                let mut encoder =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                let _ = encoder.write_all(&super::proto::encode_json(request));
-                encoder.finish().unwrap_or_default()
-            }
-        })
-    }
-
-    pub async fn push(&mut self, body: bytes::Bytes) -> Answer {
-        let content_type = match self.encoding {
+    /// Sends a body encoded as `encoding` (a request read back from the disk buffer keeps the
+    /// encoding it was written with).
+    pub async fn push(&mut self, body: bytes::Bytes, encoding: LokiEncoding) -> Answer {
+        let content_type = match encoding {
             LokiEncoding::Protobuf => "application/x-protobuf",
             LokiEncoding::Json | LokiEncoding::JsonGzip => "application/json",
         };
@@ -156,7 +141,7 @@ impl LokiClient {
             .headers(self.headers.clone())
             .header("Content-Type", content_type)
             .body(body);
-        if self.encoding == LokiEncoding::JsonGzip {
+        if encoding == LokiEncoding::JsonGzip {
             request = request.header("Content-Encoding", "gzip");
         }
         request = match &mut self.auth {

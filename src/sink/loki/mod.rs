@@ -12,9 +12,15 @@
 //! later, nothing is lost) and `drop_newest` drops them, counted. A request that fails is
 //! retried until it succeeds or shutdown gives up on it; then its lines are not acknowledged,
 //! their checkpoint does not move, and they are read again after a restart.
+//!
+//! With `disk`, every cut batch is encoded and written to the write-ahead buffer ([`disk`])
+//! and its lines count as delivered once it is there; the deliverer is fed from the disk, as
+//! fast as the memory buffer allows, and what it finishes is acknowledged on the disk.
 
 pub mod batch;
 pub mod client;
+mod deliver;
+pub mod disk;
 pub mod labels;
 pub mod proto;
 mod streams;
@@ -25,24 +31,55 @@ use crate::pipeline::{Delivery, RecordBatch};
 use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;
 use batch::PendingBatch;
-use client::{Answer, LokiClient};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
+use client::LokiClient;
+use deliver::{Ready, deliver};
+use disk::frame::Frame;
+use disk::{DiskBuffer, DiskReader, DiskWriter};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use streams::Streams;
 use tokio::sync::{Semaphore, mpsc};
 
+/// Runs one Loki sink until its input closes and what it holds is delivered (or, with the
+/// disk buffer, written to disk). `disk_dir` is where the disk buffer lives.
 pub async fn run(
     mut input: mpsc::Receiver<RecordBatch>,
     settings: LokiSettings,
+    disk_dir: &Path,
     metrics: LokiMetrics,
     counters: SinkCounters,
     health: ComponentHealth,
 ) -> anyhow::Result<u64> {
     let client = LokiClient::new(&settings)?;
-    let buffer = Arc::new(Semaphore::new(settings.buffer_max_bytes));
-    let (ready_tx, ready_rx) = mpsc::unbounded_channel::<PendingBatch>();
+    let memory = Arc::new(Semaphore::new(settings.buffer_max_bytes));
+    let (ready_tx, ready_rx) = mpsc::unbounded_channel::<Ready>();
+    let mut disk = None;
+    let mut feeder = None;
+    if settings.when_full == WhenFull::Disk {
+        let (writer, reader, recovered) = DiskBuffer::open(
+            disk_dir,
+            settings.disk_max_bytes,
+            settings.disk_sync,
+            metrics.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot open the disk buffer {}: {e}", disk_dir.display()))?;
+        if recovered.frames > 0 {
+            tracing::info!(
+                requests = recovered.frames,
+                lines = recovered.lines,
+                bytes = recovered.bytes,
+                "the disk buffer holds undelivered lines from an earlier run; sending them first"
+            );
+        }
+        disk = Some(writer);
+        feeder = Some(tokio::spawn(feed_from_disk(
+            reader,
+            memory.clone(),
+            settings.buffer_max_bytes,
+            ready_tx.clone(),
+            metrics.clone(),
+        )));
+    }
     health.running();
     let deliverer = tokio::spawn(deliver(
         ready_rx,
@@ -53,8 +90,15 @@ pub async fn run(
         health.clone(),
     ));
 
-    let mut streams = Streams::new(&settings, &metrics);
-    let mut pending = PendingBatch::default();
+    let mut batcher = Batcher {
+        streams: Streams::new(&settings, &metrics),
+        settings,
+        pending: PendingBatch::default(),
+        memory,
+        ready: ready_tx,
+        disk,
+        metrics,
+    };
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let next = async {
@@ -66,229 +110,186 @@ pub async fn run(
         match next.await {
             // The batch waited long enough.
             None => {
-                let full = std::mem::take(&mut pending);
                 deadline = None;
-                let _ = ready_tx.send(full);
+                batcher.cut().await;
             }
             Some(None) => break,
             Some(Some(batch)) => {
-                let bytes = batch
-                    .records
-                    .as_bytes()
-                    .len()
-                    .min(settings.buffer_max_bytes);
-                let wanted = u32::try_from(bytes).unwrap_or(u32::MAX);
-                let permit = match settings.when_full {
-                    WhenFull::Block => match buffer.clone().try_acquire_many_owned(wanted) {
-                        Ok(permit) => Some(permit),
-                        Err(_) => {
-                            // Full: what is pending goes out first (its space comes back once
-                            // delivered), then this batch waits for room: backpressure.
-                            if !pending.is_empty() {
-                                deadline = None;
-                                let _ = ready_tx.send(std::mem::take(&mut pending));
-                            }
-                            match buffer.clone().acquire_many_owned(wanted).await {
-                                Ok(permit) => Some(permit),
-                                Err(_) => break,
-                            }
-                        }
-                    },
-                    WhenFull::DropNewest => match buffer.clone().try_acquire_many_owned(wanted) {
-                        Ok(permit) => Some(permit),
-                        Err(_) => {
-                            metrics.dropped("buffer_full", batch.records.len() as u64);
-                            batch.ack.resolve(Delivery::Rejected);
-                            continue;
-                        }
-                    },
-                };
-                metrics.buffer_bytes.add(bytes as i64);
-                metrics.buffer_lines.add(batch.records.len() as i64);
-                let entries = streams.assign(&batch);
-                pending.add(batch.records, batch.origin, batch.ack, permit, entries);
-                if pending.bytes >= settings.batch_max_bytes {
+                if !batcher.take(batch).await {
+                    break;
+                }
+                if batcher.pending.bytes >= batcher.settings.batch_max_bytes {
                     deadline = None;
-                    let _ = ready_tx.send(std::mem::take(&mut pending));
-                } else if deadline.is_none() {
-                    deadline = Some(tokio::time::Instant::now() + settings.batch_max_wait);
+                    batcher.cut().await;
+                } else if deadline.is_none() && !batcher.pending.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + batcher.settings.batch_max_wait);
                 }
             }
         }
     }
-    if !pending.is_empty() {
-        let _ = ready_tx.send(pending);
+    batcher.cut().await;
+    if let Some(writer) = batcher.disk.take() {
+        writer.finish();
     }
-    drop(ready_tx);
+    drop(batcher);
+    if let Some(feeder) = feeder {
+        feeder.await?;
+    }
     let delivered = deliverer.await?;
     health.finished();
     Ok(delivered)
 }
 
-/// Sends ready batches one at a time, in order, until the batcher is done.
-async fn deliver(
-    mut ready: mpsc::UnboundedReceiver<PendingBatch>,
-    mut client: LokiClient,
+/// Gathers records into the request being filled and hands it on when it is cut.
+struct Batcher {
     settings: LokiSettings,
+    streams: Streams,
+    pending: PendingBatch,
+    memory: Arc<Semaphore>,
+    ready: mpsc::UnboundedSender<Ready>,
+    /// With `when_full: disk`, where cut batches go.
+    disk: Option<DiskWriter>,
     metrics: LokiMetrics,
-    counters: SinkCounters,
-    health: ComponentHealth,
-) -> u64 {
-    let limiters = RateLimits::new(&settings);
-    let mut delivered = 0;
-    let mut last_success = Instant::now();
-    let mut last_refusal_logged: Option<Instant> = None;
-    while let Some(batch) = ready.recv().await {
+}
+
+impl Batcher {
+    /// Adds a record batch to the pending request, applying the full-buffer policy; `false`
+    /// once the sink is closing.
+    async fn take(&mut self, batch: RecordBatch) -> bool {
+        let bytes = batch
+            .records
+            .as_bytes()
+            .len()
+            .min(self.settings.buffer_max_bytes);
+        let wanted = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let permit = match self.settings.when_full {
+            WhenFull::Block => match self.memory.clone().try_acquire_many_owned(wanted) {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    // Full: what is pending goes out first (its space comes back once
+                    // delivered), then this batch waits for room: backpressure.
+                    self.cut().await;
+                    match self.memory.clone().acquire_many_owned(wanted).await {
+                        Ok(permit) => Some(permit),
+                        Err(_) => return false,
+                    }
+                }
+            },
+            WhenFull::DropNewest => match self.memory.clone().try_acquire_many_owned(wanted) {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    self.metrics
+                        .dropped("buffer_full", batch.records.len() as u64);
+                    batch.ack.resolve(Delivery::Rejected);
+                    return true;
+                }
+            },
+            // The pending request is bounded by the batch size; it leaves memory when cut.
+            WhenFull::Disk => None,
+        };
+        self.metrics.buffer_bytes.add(bytes as i64);
+        self.metrics.buffer_lines.add(batch.records.len() as i64);
+        let entries = self.streams.assign(&batch);
+        self.pending
+            .add(batch.records, batch.origin, batch.ack, permit, entries);
+        true
+    }
+
+    /// Hands the pending request on: to the deliverer, or to the disk buffer.
+    async fn cut(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if self.disk.is_some() {
+            self.write_to_disk(batch).await;
+        } else {
+            let _ = self.ready.send(Ready::Memory(batch));
+        }
+    }
+
+    async fn write_to_disk(&mut self, mut batch: PendingBatch) {
         let (bytes, lines) = (batch.bytes, batch.lines);
-        let released = |metrics: &LokiMetrics| {
+        let release = |metrics: &LokiMetrics| {
             metrics.buffer_bytes.sub(bytes as i64);
             metrics.buffer_lines.sub(lines as i64);
         };
         if lines == 0 {
-            // Every line was left out by policy; the acks still go back.
-            released(&metrics);
+            release(&self.metrics);
             batch.resolve(Delivery::Delivered);
-            continue;
+            return;
         }
-        let body = client.body(&batch.to_request(&settings.structured_metadata));
-        limiters.wait(body.len(), lines).await;
-        let mut attempt: u32 = 0;
-        loop {
-            let started = Instant::now();
-            let answer = client.push(body.clone()).await;
-            metrics
-                .request_duration
-                .observe(started.elapsed().as_secs_f64());
-            match answer {
-                Answer::Accepted { status, unexpected } => {
-                    metrics.request(&status.to_string());
-                    if unexpected {
-                        metrics.unexpected_success.inc();
-                        tracing::warn!(status, "Loki answered a push with a 2xx other than 204");
-                    }
-                    metrics.lines_sent.inc_by(lines as u64);
-                    counters.sent.inc_by(lines as u64);
-                    metrics.bytes_sent.inc_by(body.len() as u64);
-                    delivered += lines as u64;
-                    last_success = Instant::now();
-                    health.running();
-                    released(&metrics);
-                    batch.resolve(Delivery::Delivered);
-                    break;
-                }
-                Answer::Refused { status, body } => {
-                    metrics.request(&status.to_string());
-                    metrics.dropped(&format!("rejected_{status}"), lines as u64);
-                    // One body a minute: enough to see why, not a log flood.
-                    if last_refusal_logged.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
-                        last_refusal_logged = Some(Instant::now());
-                        tracing::warn!(status, %body, lines, "Loki refused a push; its lines are dropped (not retried)");
-                    }
-                    last_success = Instant::now();
-                    released(&metrics);
-                    batch.resolve(Delivery::Rejected);
-                    break;
-                }
-                Answer::Retry {
-                    status,
-                    retry_after,
-                    reason,
-                } => {
-                    metrics.request(&status.map_or("error".to_owned(), |s| s.to_string()));
-                    metrics.retries.inc();
-                    let wait = retry_after
-                        .map(|after| after.min(settings.max_backoff))
-                        .unwrap_or_else(|| backoff(&settings, attempt));
-                    attempt = attempt.saturating_add(1);
-                    if last_success.elapsed() >= settings.unhealthy_after {
-                        health.failing(format!(
-                            "no successful push for {}s: {reason}",
-                            last_success.elapsed().as_secs()
-                        ));
-                    }
-                    tracing::debug!(?status, %reason, wait_ms = wait.as_millis() as u64, "Loki push failed; retrying");
-                    tokio::time::sleep(wait).await;
-                }
-            }
+        let encoded = Frame {
+            lines: lines as u32,
+            line_bytes: bytes as u32,
+            encoding: self.settings.encoding,
+            body: proto::encode_body(
+                self.settings.encoding,
+                &batch.to_request(&self.settings.structured_metadata),
+            ),
         }
-    }
-    delivered
-}
-
-/// Exponential backoff with full jitter: a random wait up to `initial × 2^attempt`, capped.
-fn backoff(settings: &LokiSettings, attempt: u32) -> Duration {
-    let ceiling = settings
-        .initial_backoff
-        .saturating_mul(1u32 << attempt.min(20))
-        .min(settings.max_backoff);
-    ceiling.mul_f64(fastrand::f64())
-}
-
-/// The optional `rate_limit`: requests wait (shaping, never dropping).
-struct RateLimits {
-    bytes: Option<(DefaultDirectRateLimiter, u32)>,
-    lines: Option<(DefaultDirectRateLimiter, u32)>,
-}
-
-impl RateLimits {
-    fn new(settings: &LokiSettings) -> Self {
-        let limiter = |per_second: u64| {
-            let rate = NonZeroU32::new(per_second.clamp(1, u64::from(u32::MAX)) as u32)?;
-            Some((RateLimiter::direct(Quota::per_second(rate)), rate.get()))
+        .encode();
+        let mut writer = self.disk.take().expect("called with a disk buffer");
+        writer.wait_for_room(encoded.len() as u64).await;
+        let (writer, written) = match tokio::task::spawn_blocking(move || {
+            let written = writer.append(&encoded, lines as u32);
+            (writer, written)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
         };
-        let limit = settings.rate_limit.as_ref();
-        Self {
-            bytes: limit
-                .and_then(|l| l.bytes_per_second)
-                .and_then(|b| limiter(b.0)),
-            lines: limit
-                .and_then(|l| l.lines_per_second)
-                .and_then(|n| limiter(u64::from(n))),
-        }
-    }
-
-    async fn wait(&self, bytes: usize, lines: usize) {
-        for (limiter, amount) in [(&self.bytes, bytes), (&self.lines, lines)] {
-            let Some((limiter, burst)) = limiter else {
-                continue;
-            };
-            // A request larger than one second's worth waits in one-second steps.
-            let mut left = amount as u64;
-            while left > 0 {
-                let step = left.min(u64::from(*burst)) as u32;
-                if let Some(step) = NonZeroU32::new(step) {
-                    let _ = limiter.until_n_ready(step).await;
+        self.disk = Some(writer);
+        match written {
+            Ok(_) => {
+                release(&self.metrics);
+                batch.resolve(Delivery::Delivered);
+            }
+            Err(error) => {
+                // The disk failed (full, read-only, broken): this batch goes through memory,
+                // bounded like any other, and is acknowledged only by Loki.
+                self.metrics.disk_errors.inc();
+                tracing::error!(%error, "cannot write to the disk buffer; sending this batch from memory");
+                let wanted =
+                    u32::try_from(bytes.min(self.settings.buffer_max_bytes)).unwrap_or(u32::MAX);
+                if let Ok(permit) = self.memory.clone().acquire_many_owned(wanted).await {
+                    batch.hold(permit);
                 }
-                left -= u64::from(step);
+                let _ = self.ready.send(Ready::Memory(batch));
             }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::loki::LokiSink;
-
-    fn settings() -> LokiSettings {
-        let sink: LokiSink = serde_saphyr::from_str("endpoint: http://127.0.0.1:3100").unwrap();
-        let mut problems = Vec::new();
-        let settings = sink.validate("sinks.loki", &mut problems);
-        assert!(problems.is_empty(), "{problems:?}");
-        settings
-    }
-
-    #[test]
-    fn backoff_grows_with_full_jitter_and_a_cap() {
-        let settings = settings();
-        for attempt in 0..30 {
-            let wait = backoff(&settings, attempt);
-            let ceiling = (Duration::from_millis(500) * 2u32.pow(attempt.min(20)))
-                .min(Duration::from_secs(300));
-            assert!(wait <= ceiling, "{attempt}: {wait:?}");
+/// Reads the disk buffer in order and hands each request to the deliverer, holding as much of
+/// the memory buffer as its lines would.
+async fn feed_from_disk(
+    mut reader: DiskReader,
+    memory: Arc<Semaphore>,
+    memory_max: usize,
+    ready: mpsc::UnboundedSender<Ready>,
+    metrics: LokiMetrics,
+) {
+    loop {
+        let (returned, frame) = reader.next().await;
+        reader = returned;
+        let Some(frame) = frame else {
+            break;
+        };
+        let wanted = u32::try_from((frame.line_bytes as usize).min(memory_max)).unwrap_or(u32::MAX);
+        let Ok(permit) = memory.clone().acquire_many_owned(wanted).await else {
+            break;
+        };
+        metrics.buffer_bytes.add(i64::from(frame.line_bytes));
+        metrics.buffer_lines.add(i64::from(frame.lines));
+        let request = Ready::Disk {
+            frame,
+            buffer: reader.buffer().clone(),
+            permit,
+        };
+        if ready.send(request).is_err() {
+            break;
         }
-        let late: Vec<Duration> = (0..50).map(|_| backoff(&settings, 12)).collect();
-        assert!(late.iter().any(|w| *w > Duration::from_secs(60)));
-        assert!(late.iter().any(|w| *w != late[0]), "jittered");
     }
 }

@@ -1,7 +1,9 @@
 //! Loki's push request on the wire: the `logproto` protobuf messages (declared here with prost,
 //! field numbers from Loki's `push.proto`), in a snappy *block* — or the JSON equivalent.
 
+use crate::config::loki::LokiEncoding;
 use prost::Message;
+use std::io::Write;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct PushRequest {
@@ -55,6 +57,20 @@ impl Timestamp {
             nanos: nanos.rem_euclid(1_000_000_000) as i32,
         }
     }
+}
+
+/// The body for `request` in `encoding` (cheap to clone for a retry).
+pub fn encode_body(encoding: LokiEncoding, request: &PushRequest) -> bytes::Bytes {
+    bytes::Bytes::from(match encoding {
+        LokiEncoding::Protobuf => encode_snappy(request),
+        LokiEncoding::Json => encode_json(request),
+        LokiEncoding::JsonGzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let _ = encoder.write_all(&encode_json(request));
+            encoder.finish().unwrap_or_default()
+        }
+    })
 }
 
 /// The request body: protobuf, compressed as one snappy block (not the framed format).
