@@ -57,12 +57,24 @@ fn main() {
     file.flush().unwrap();
     drop(file);
 
+    // BUFFER=disk (or disk-normal) sends through the disk buffer.
+    let buffer = match std::env::var("BUFFER").as_deref() {
+        Ok("disk") => "    buffer:\n      when_full: disk\n",
+        Ok("disk-normal") => {
+            "    buffer:\n      when_full: disk\n      disk:\n        sync: normal\n"
+        }
+        _ => "",
+    };
+    let buffer = match std::env::var("MEMORY_BUFFER") {
+        Ok(size) if buffer.is_empty() => format!("    buffer:\n      max_bytes: {size}\n"),
+        _ => buffer.to_owned(),
+    };
     let receiver = loki::LokiReceiver::start();
     let config = dir.path().join("vigia.yaml");
     std::fs::write(
         &config,
         format!(
-            "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{log}\"]\n    read_from: beginning\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n",
+            "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{log}\"]\n    read_from: beginning\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n{buffer}",
             data = dir.path().join("data").display(),
             log = log.display(),
             url = receiver.url(),
@@ -70,7 +82,17 @@ fn main() {
     )
     .unwrap();
     let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigia"))
+    // VIGIA_CPU=n pins vigia to that core (`taskset`), to measure it on one core while the
+    // receiver runs on the others.
+    let mut command = match std::env::var("VIGIA_CPU") {
+        Ok(cpu) => {
+            let mut taskset = std::process::Command::new("taskset");
+            taskset.args(["-c", &cpu, env!("CARGO_BIN_EXE_vigia")]);
+            taskset
+        }
+        Err(_) => std::process::Command::new(env!("CARGO_BIN_EXE_vigia")),
+    };
+    let mut child = command
         .args([
             "run",
             "--config",
@@ -99,9 +121,10 @@ fn main() {
     let received = receiver.received_count() as u64;
     assert_eq!(received, lines, "every line delivered");
     println!(
-        "loki_e2e: {lines} lines of {} B, {:.1} MB",
+        "loki_e2e: {lines} lines of {} B, {:.1} MB, buffer {}",
         bytes / lines,
-        bytes as f64 / 1e6
+        bytes as f64 / 1e6,
+        std::env::var("BUFFER").unwrap_or_else(|_| "memory".to_owned())
     );
     println!(
         "  throughput   {:>10.0} lines/s   {:.1} MB/s",
@@ -112,6 +135,10 @@ fn main() {
         "  CPU          {:>10.2} s per GB ({:.2} s in all)",
         cpu / (bytes as f64 / 1e9),
         cpu
+    );
+    println!(
+        "  per core     {:>10.0} lines/s of CPU time",
+        lines as f64 / cpu
     );
     println!("  peak RSS     {:>10.1} MiB", peak_rss_kib as f64 / 1024.0);
 }

@@ -190,7 +190,7 @@ pub struct LokiBuffer {
 }
 
 fn default_buffer_bytes() -> ByteSize {
-    ByteSize::mib(16)
+    ByteSize::mib(4)
 }
 
 impl Default for LokiBuffer {
@@ -521,7 +521,7 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(settings.push_url, "http://loki:3100/loki/api/v1/push");
         assert_eq!(settings.batch_max_bytes, 1 << 20);
-        assert_eq!(settings.buffer_max_bytes, 16 << 20);
+        assert_eq!(settings.buffer_max_bytes, 4 << 20);
         assert_eq!(settings.when_full, WhenFull::Block);
         assert_eq!(settings.disk_max_bytes, 256 << 20);
         assert_eq!(settings.disk_sync, DiskSync::Full);

@@ -82,13 +82,20 @@ impl EncodedRecords {
         &self.lines
     }
 
-    /// Each record and its JSON line, without the `\n`.
-    pub fn iter(&self) -> impl Iterator<Item = (RecordMeta, &[u8])> {
+    /// Each record and where its JSON line is in [`as_bytes`](Self::as_bytes), without the
+    /// `\n`.
+    pub fn ranges(&self) -> impl Iterator<Item = (RecordMeta, std::ops::Range<usize>)> {
         let mut start = 0;
         self.records.iter().map(move |&(meta, end)| {
-            let line = &self.lines[start..end.saturating_sub(1).max(start)];
+            let range = start..end.saturating_sub(1).max(start);
             start = end;
-            (meta, line)
+            (meta, range)
         })
+    }
+
+    /// Each record and its JSON line, without the `\n`.
+    pub fn iter(&self) -> impl Iterator<Item = (RecordMeta, &[u8])> {
+        self.ranges()
+            .map(|(meta, range)| (meta, &self.lines[range]))
     }
 }

@@ -7,6 +7,7 @@ use crate::config::loki::MetadataField;
 use crate::logs::normalize::RecordMeta;
 use crate::pipeline::{AckToken, Delivery, EncodedRecords, Origin};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -77,10 +78,16 @@ impl PendingBatch {
     pub fn to_request(&self, metadata: &[MetadataField]) -> PushRequest {
         let mut streams: Vec<(&Arc<str>, &Vec<Entry>)> = self.streams.iter().collect();
         streams.sort_by(|a, b| a.0.cmp(b.0));
-        let lines: Vec<Vec<(RecordMeta, &[u8])>> = self
+        // Lines are slices of their batch's buffer, which the request shares.
+        let lines: Vec<(bytes::Bytes, Vec<LineAt>)> = self
             .parts
             .iter()
-            .map(|p| p.records.iter().collect())
+            .map(|p| {
+                (
+                    bytes::Bytes::from_owner(SharedLines(p.records.clone())),
+                    p.records.ranges().collect(),
+                )
+            })
             .collect();
         PushRequest {
             streams: streams
@@ -94,18 +101,18 @@ impl PendingBatch {
                             .into_iter()
                             .map(|entry| {
                                 let part = &self.parts[entry.part as usize];
-                                let (meta, line) =
-                                    lines[entry.part as usize][entry.record as usize];
+                                let (buffer, ranges) = &lines[entry.part as usize];
+                                let (meta, range) = ranges[entry.record as usize].clone();
+                                let line = buffer.slice(range);
                                 EntryAdapter {
                                     timestamp: Some(Timestamp::from_unix_nanos(entry.ts)),
-                                    // Records are written as UTF-8 JSON.
-                                    line: String::from_utf8_lossy(line).into_owned(),
                                     structured_metadata: structured_metadata(
                                         metadata,
                                         &meta,
-                                        line,
+                                        &line,
                                         &part.origin,
                                     ),
+                                    line,
                                 }
                             })
                             .collect(),
@@ -121,6 +128,18 @@ impl PendingBatch {
         for token in self.tokens {
             token.resolve(delivery);
         }
+    }
+}
+
+/// A record and where its line is in its batch's buffer.
+type LineAt = (RecordMeta, Range<usize>);
+
+/// A batch's JSON lines, shared with the requests made of them.
+struct SharedLines(Arc<EncodedRecords>);
+
+impl AsRef<[u8]> for SharedLines {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 

@@ -70,7 +70,8 @@ const FUTURE_LIMIT_NS: i64 = 600 * 1_000_000_000;
 /// One accepted line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Received {
-    pub labels: BTreeMap<String, String>,
+    /// Shared by the entries of a stream.
+    pub labels: Arc<BTreeMap<String, String>>,
     pub ts: i64,
     pub line: String,
     pub metadata: BTreeMap<String, String>,
@@ -443,26 +444,27 @@ fn ingest(
         .unwrap()
         .as_nanos() as i64;
     let mut state = state.lock().unwrap();
+    let State {
+        streams, accepted, ..
+    } = &mut *state;
     let mut problems = Vec::new();
     for stream in push.streams {
         let labels = match parse_labels(&stream.labels) {
-            Ok(labels) => labels,
+            Ok(labels) => Arc::new(labels),
             Err(message) => {
                 problems.push(message);
                 continue;
             }
         };
+        let key = format!("{}{}", tenant.as_deref().unwrap_or(""), stream.labels);
+        let last = streams
+            .entry(key)
+            .or_insert_with(|| (i64::MIN, 0, String::new()));
         for entry in stream.entries {
             let ts = entry
                 .timestamp
                 .map_or(0, |t| t.seconds * 1_000_000_000 + i64::from(t.nanos));
-            let key = format!("{}{}", tenant.as_deref().unwrap_or(""), stream.labels);
-            let (newest, last_ts, last_line) =
-                state
-                    .streams
-                    .get(&key)
-                    .cloned()
-                    .unwrap_or((i64::MIN, 0, String::new()));
+            let (newest, last_ts, last_line) = (last.0, last.1, &last.2);
             let problem = if entry.line.len() > MAX_LINE_BYTES {
                 Some("line too long".to_owned())
             } else if ts > now + FUTURE_LIMIT_NS {
@@ -483,14 +485,14 @@ fn ingest(
                 problems.push(problem);
                 continue;
             }
-            if ts == last_ts && entry.line == last_line {
+            if ts == last_ts && entry.line == *last_line {
                 // Loki drops an exact duplicate of the previous entry silently.
                 continue;
             }
-            state
-                .streams
-                .insert(key, (newest.max(ts), ts, entry.line.clone()));
-            state.accepted.push(Received {
+            last.0 = newest.max(ts);
+            last.1 = ts;
+            last.2.clone_from(&entry.line);
+            accepted.push(Received {
                 labels: labels.clone(),
                 ts,
                 line: entry.line,
