@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod logs;
+pub mod metrics;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sink;

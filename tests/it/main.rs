@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod docs;
 mod examples;
+mod exposition;
 mod file_source;
 mod loki;
 mod parse;

@@ -1,0 +1,547 @@
+//! One exposition line: its grammar, in the text and the OpenMetrics flavour. Names, label
+//! values and help text are borrowed from the line unless they hold escapes.
+//!
+//! ```text
+//! # HELP name text            # TYPE name type        # UNIT name unit (OpenMetrics)
+//! name{label="value",…} value [timestamp] [# {label="value"} value [timestamp]]
+//! {"utf8.name", "utf8.label"="value"} value                            (quoted names)
+//! ```
+
+use super::{Exemplar, Format, Label, Line, MetricType, Sample, is_label_name, is_metric_name};
+use nom::IResult;
+use nom::Parser;
+use nom::bytes::complete::{take_while, take_while1};
+use std::borrow::Cow;
+
+/// Where in the line (a byte offset) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub offset: usize,
+    pub message: String,
+}
+
+type Result<T> = std::result::Result<T, LineError>;
+
+/// OpenMetrics caps an exemplar's label set at 128 UTF-8 characters.
+const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+
+/// Reads `line` (without its `\n`). For a sample, fills `sample` (its label list is reused)
+/// and returns [`Line::Sample`].
+pub fn parse_line<'a>(line: &'a str, format: Format, sample: &mut Sample<'a>) -> Result<Line<'a>> {
+    let mut cursor = Cursor {
+        line,
+        at: 0,
+        format,
+    };
+    if format == Format::Text {
+        cursor.blanks();
+        if cursor.rest().is_empty() {
+            return Ok(Line::Blank);
+        }
+    }
+    if cursor.rest().starts_with('#') {
+        return cursor.descriptor();
+    }
+    cursor.sample(sample)?;
+    Ok(Line::Sample)
+}
+
+struct Cursor<'a> {
+    line: &'a str,
+    at: usize,
+    format: Format,
+}
+
+fn blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+impl<'a> Cursor<'a> {
+    fn rest(&self) -> &'a str {
+        &self.line[self.at..]
+    }
+
+    fn error<T>(&self, message: impl Into<String>) -> Result<T> {
+        Err(LineError {
+            offset: self.at,
+            message: message.into(),
+        })
+    }
+
+    fn advance(&mut self, bytes: usize) {
+        self.at += bytes;
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.rest().starts_with(c) {
+            self.advance(c.len_utf8());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Any run of blanks (text format leniency).
+    fn blanks(&mut self) -> usize {
+        let parsed: IResult<&str, &str> = take_while(blank).parse(self.rest());
+        let (_, taken) = parsed.expect("take_while never fails on complete input");
+        self.advance(taken.len());
+        taken.len()
+    }
+
+    /// The separator between tokens: blanks in text, exactly one space in OpenMetrics.
+    fn separator(&mut self, what: &str) -> Result<()> {
+        match self.format {
+            Format::Text => {
+                if self.blanks() == 0 {
+                    return self.error(format!("expected a space before {what}"));
+                }
+            }
+            Format::OpenMetrics => {
+                if !self.eat(' ') {
+                    return self.error(format!("expected a space before {what}"));
+                }
+                if self.rest().starts_with(blank) {
+                    return self.error("OpenMetrics separates tokens with exactly one space");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn token(&mut self) -> &'a str {
+        let parsed: IResult<&str, &str> = take_while(|c: char| !blank(c)).parse(self.rest());
+        let (_, token) = parsed.expect("take_while never fails on complete input");
+        self.advance(token.len());
+        token
+    }
+
+    fn bare_name(&mut self, metric: bool) -> Option<&'a str> {
+        let parsed: IResult<&str, &str> =
+            take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || (metric && c == ':'))
+                .parse(self.rest());
+        let (_, name) = parsed.ok()?;
+        let valid = if metric {
+            is_metric_name(name)
+        } else {
+            is_label_name(name)
+        };
+        if !valid {
+            return None;
+        }
+        self.advance(name.len());
+        Some(name)
+    }
+
+    /// A metric name, bare or quoted (UTF-8 names, Prometheus 3).
+    fn metric_name(&mut self) -> Result<Cow<'a, str>> {
+        if self.rest().starts_with('"') {
+            let name = self.quoted()?;
+            if name.is_empty() {
+                return self.error("empty metric name");
+            }
+            return Ok(name);
+        }
+        match self.bare_name(true) {
+            Some(name) => Ok(Cow::Borrowed(name)),
+            None => self.error("expected a metric name"),
+        }
+    }
+
+    /// `"…"` with `\\`, `\"` and `\n` escapes.
+    fn quoted(&mut self) -> Result<Cow<'a, str>> {
+        let open = self.at;
+        if !self.eat('"') {
+            return self.error("expected '\"'");
+        }
+        let rest = self.rest();
+        let bytes = rest.as_bytes();
+        let Some(end) = memchr::memchr2(b'"', b'\\', bytes) else {
+            self.at = open;
+            return self.error("unterminated quoted string");
+        };
+        if bytes[end] == b'"' {
+            self.advance(end + 1);
+            return Ok(Cow::Borrowed(&rest[..end]));
+        }
+        let mut owned = String::with_capacity(rest.len());
+        let mut i = 0;
+        loop {
+            let Some(next) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                self.at = open;
+                return self.error("unterminated quoted string");
+            };
+            owned.push_str(&rest[i..i + next]);
+            i += next;
+            if bytes[i] == b'"' {
+                self.advance(i + 1);
+                return Ok(Cow::Owned(owned));
+            }
+            match bytes.get(i + 1) {
+                Some(b'\\') => owned.push('\\'),
+                Some(b'"') => owned.push('"'),
+                Some(b'n') => owned.push('\n'),
+                _ => {
+                    self.advance(i);
+                    return self.error("invalid escape sequence (only \\\\, \\\" and \\n)");
+                }
+            }
+            i += 2;
+        }
+    }
+
+    fn descriptor(&mut self) -> Result<Line<'a>> {
+        self.advance(1);
+        match self.format {
+            Format::Text => {
+                let blanks = self.blanks();
+                let keyword = self.token();
+                let descriptor = matches!(keyword, "HELP" | "TYPE");
+                if blanks == 0 || !descriptor || self.blanks() == 0 {
+                    // Any other comment; `# HELP` with nothing after is a comment too.
+                    return Ok(Line::Comment);
+                }
+                let name = self.metric_name()?;
+                if keyword == "HELP" {
+                    if !self.rest().is_empty() && self.blanks() == 0 {
+                        return self.error("expected a space after the metric name");
+                    }
+                    return Ok(Line::Help {
+                        name,
+                        text: unescape_help(self.rest(), Format::Text),
+                    });
+                }
+                if self.blanks() == 0 {
+                    return self.error("expected a type after the metric name");
+                }
+                let kind_at = self.at;
+                let kind_text = self.token();
+                self.blanks();
+                match MetricType::parse(kind_text, Format::Text) {
+                    Some(kind) if self.rest().is_empty() => Ok(Line::Type { name, kind }),
+                    Some(_) => self.error("unexpected text after the type"),
+                    None => Err(LineError {
+                        offset: kind_at,
+                        message: format!(
+                            "unknown type `{kind_text}` (counter, gauge, histogram, summary, untyped)"
+                        ),
+                    }),
+                }
+            }
+            Format::OpenMetrics => {
+                if self.rest() == " EOF" {
+                    return Ok(Line::Eof);
+                }
+                if !self.eat(' ') {
+                    return self.error("OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF");
+                }
+                let keyword = self.token();
+                if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
+                    self.at -= keyword.len();
+                    return self.error("OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF");
+                }
+                self.separator("the metric name")?;
+                let name = self.metric_name()?;
+                match keyword {
+                    "HELP" => {
+                        if self.rest().is_empty() {
+                            return Ok(Line::Help {
+                                name,
+                                text: Cow::Borrowed(""),
+                            });
+                        }
+                        if !self.eat(' ') {
+                            return self.error("expected a space after the metric name");
+                        }
+                        let text = self.rest();
+                        check_om_escapes(text).map_err(|offset| LineError {
+                            offset: self.at + offset,
+                            message: "invalid escape sequence (only \\\\, \\\" and \\n)".into(),
+                        })?;
+                        Ok(Line::Help {
+                            name,
+                            text: unescape_help(text, Format::OpenMetrics),
+                        })
+                    }
+                    "TYPE" => {
+                        self.separator("the type")?;
+                        let kind_text = self.token();
+                        if !self.rest().is_empty() {
+                            return self.error("unexpected text after the type");
+                        }
+                        match MetricType::parse(kind_text, Format::OpenMetrics) {
+                            Some(kind) => Ok(Line::Type { name, kind }),
+                            None => {
+                                self.at -= kind_text.len();
+                                self.error(format!("unknown type `{kind_text}` (counter, gauge, histogram, gaugehistogram, summary, info, stateset, unknown)"))
+                            }
+                        }
+                    }
+                    _ => {
+                        if self.rest().is_empty() {
+                            return Ok(Line::Unit {
+                                name,
+                                unit: Cow::Borrowed(""),
+                            });
+                        }
+                        self.separator("the unit")?;
+                        let unit = self.token();
+                        if !self.rest().is_empty()
+                            || !unit
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+                        {
+                            return self
+                                .error("a unit is one word of letters, digits, `_` and `:`");
+                        }
+                        Ok(Line::Unit {
+                            name,
+                            unit: Cow::Borrowed(unit),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    fn sample(&mut self, sample: &mut Sample<'a>) -> Result<()> {
+        sample.labels.clear();
+        sample.exemplar = None;
+        sample.timestamp_ms = None;
+        let name = if self.rest().starts_with('{') {
+            // `{"utf8.name", labels…}`: the name is the first, quoted, item.
+            None
+        } else {
+            Some(self.metric_name()?)
+        };
+        let mut quoted_name = None;
+        if self.rest().starts_with('{') {
+            self.label_set(
+                &mut sample.labels,
+                name.is_none().then_some(&mut quoted_name),
+            )?;
+        }
+        sample.name = match name.or(quoted_name) {
+            Some(name) => name,
+            None => return self.error("a sample needs a metric name"),
+        };
+        self.separator("the value")?;
+        let start = self.at;
+        sample.value = match parse_float(self.token()) {
+            Some(value) => value,
+            None => {
+                self.at = start;
+                return self.error("expected a number (a float, NaN, +Inf or -Inf)");
+            }
+        };
+        if self.rest().is_empty() {
+            return Ok(());
+        }
+        self.separator("a timestamp or an exemplar")?;
+        if self.rest().is_empty() && self.format == Format::Text {
+            return Ok(());
+        }
+        if !self.rest().starts_with('#') {
+            let start = self.at;
+            let token = self.token();
+            sample.timestamp_ms = Some(match self.timestamp(token) {
+                Some(ms) => ms,
+                None => {
+                    self.at = start;
+                    return self.error("expected a timestamp");
+                }
+            });
+            if self.rest().is_empty() {
+                return Ok(());
+            }
+            self.separator("an exemplar")?;
+            if self.rest().is_empty() && self.format == Format::Text {
+                return Ok(());
+            }
+        }
+        if self.format == Format::Text || !self.rest().starts_with("# ") {
+            return self.error("unexpected text after the sample");
+        }
+        self.advance(2);
+        sample.exemplar = Some(self.exemplar()?);
+        Ok(())
+    }
+
+    fn timestamp(&self, token: &str) -> Option<i64> {
+        match self.format {
+            Format::Text => token.parse::<i64>().ok(),
+            Format::OpenMetrics => {
+                let seconds = parse_float(token)?;
+                seconds
+                    .is_finite()
+                    .then(|| (seconds * 1000.0).round() as i64)
+            }
+        }
+    }
+
+    fn exemplar(&mut self) -> Result<Exemplar<'a>> {
+        let start = self.at;
+        if !self.rest().starts_with('{') {
+            return self.error("an exemplar starts with a label set");
+        }
+        let mut labels = Vec::new();
+        self.label_set(&mut labels, None)?;
+        let chars: usize = labels
+            .iter()
+            .map(|l| l.name.chars().count() + l.value.chars().count())
+            .sum();
+        if chars > MAX_EXEMPLAR_LABEL_CHARS {
+            self.at = start;
+            return self.error(format!(
+                "an exemplar's labels are {chars} characters, more than {MAX_EXEMPLAR_LABEL_CHARS}"
+            ));
+        }
+        self.separator("the exemplar's value")?;
+        let at = self.at;
+        let Some(value) = parse_float(self.token()) else {
+            self.at = at;
+            return self.error("expected the exemplar's value");
+        };
+        let mut timestamp = None;
+        if !self.rest().is_empty() {
+            self.separator("the exemplar's timestamp")?;
+            let at = self.at;
+            match parse_float(self.token()).filter(|t| t.is_finite()) {
+                Some(t) => timestamp = Some(t),
+                None => {
+                    self.at = at;
+                    return self.error("expected the exemplar's timestamp");
+                }
+            }
+        }
+        if !self.rest().is_empty() {
+            return self.error("unexpected text after the exemplar");
+        }
+        Ok(Exemplar {
+            labels,
+            value,
+            timestamp,
+        })
+    }
+
+    /// `{name="value",…}`; `quoted_name` takes a first item that is a quoted string alone.
+    fn label_set(
+        &mut self,
+        labels: &mut Vec<Label<'a>>,
+        mut quoted_name: Option<&mut Option<Cow<'a, str>>>,
+    ) -> Result<()> {
+        let text = self.format == Format::Text;
+        self.advance(1);
+        if text {
+            self.blanks();
+        }
+        if self.eat('}') {
+            return Ok(());
+        }
+        let mut first = true;
+        loop {
+            let start = self.at;
+            let name = if self.rest().starts_with('"') {
+                self.quoted()?
+            } else {
+                match self.bare_name(false) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => return self.error("expected a label name"),
+                }
+            };
+            if text {
+                self.blanks();
+            }
+            if self.eat('=') {
+                if text {
+                    self.blanks();
+                }
+                let value = self.quoted()?;
+                if labels.iter().any(|l| l.name == name) {
+                    self.at = start;
+                    return self.error(format!("label `{name}` appears twice"));
+                }
+                if name.is_empty() {
+                    self.at = start;
+                    return self.error("empty label name");
+                }
+                labels.push(Label { name, value });
+            } else {
+                let quoted = self.line.as_bytes()[start] == b'"';
+                match quoted_name.take() {
+                    Some(slot) if first && quoted => *slot = Some(name),
+                    _ => {
+                        return self.error("expected '=' after the label name");
+                    }
+                }
+            }
+            first = false;
+            if text {
+                self.blanks();
+            }
+            if self.eat('}') {
+                return Ok(());
+            }
+            if !self.eat(',') {
+                return self.error("expected ',' or '}' in the label set");
+            }
+            if text {
+                self.blanks();
+                if self.eat('}') {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// A float as the formats write them: decimal or exponent, `NaN`, `+Inf`, `-Inf`.
+pub fn parse_float(token: &str) -> Option<f64> {
+    // Rust also reads "infinity" and "nan" in any case, as Go's ParseFloat does; it does not
+    // read `_` separators or hex floats, which the formats do not use.
+    if token.is_empty() || token.contains('_') {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// Byte offset of an escape OpenMetrics does not know.
+fn check_om_escapes(text: &str) -> std::result::Result<(), usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(next) = memchr::memchr(b'\\', &bytes[i..]) {
+        i += next;
+        match bytes.get(i + 1) {
+            Some(b'\\' | b'"' | b'n') => i += 2,
+            _ => return Err(i),
+        }
+    }
+    Ok(())
+}
+
+/// Help text: `\\` and `\n` (and `\"` in OpenMetrics) unescaped; other backslashes kept in
+/// text format, as Prometheus does.
+fn unescape_help(text: &str, format: Format) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('"') if format == Format::OpenMetrics => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}

@@ -1,0 +1,130 @@
+//! Style findings on a valid exposition, as `promtool check metrics` reports them: they do
+//! not make the exposition invalid.
+
+use super::parser::{ParseError, parse_body};
+use super::{Format, Line, MetricType};
+use std::collections::BTreeMap;
+
+/// Units that are not base units, and the base unit to use.
+const NON_BASE_UNITS: [(&str, &str); 14] = [
+    ("milliseconds", "seconds"),
+    ("microseconds", "seconds"),
+    ("nanoseconds", "seconds"),
+    ("minutes", "seconds"),
+    ("hours", "seconds"),
+    ("days", "seconds"),
+    ("weeks", "seconds"),
+    ("kilobytes", "bytes"),
+    ("megabytes", "bytes"),
+    ("gigabytes", "bytes"),
+    ("kibibytes", "bytes"),
+    ("mebibytes", "bytes"),
+    ("bits", "bytes"),
+    ("percent", "ratio"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    /// The line of the family's first sample.
+    pub line: usize,
+    pub metric: String,
+    pub message: String,
+}
+
+struct Seen {
+    line: usize,
+    kind: MetricType,
+    help: bool,
+    labels: Vec<String>,
+}
+
+/// The findings for `body`, or why it is not valid.
+pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
+    let mut families: BTreeMap<String, Seen> = BTreeMap::new();
+    parse_body(body, format, |parser, line, sample| {
+        if !matches!(line, Line::Sample) {
+            return;
+        }
+        let Some(family) = parser.family() else {
+            return;
+        };
+        let seen = families.entry(family.name.clone()).or_insert_with(|| Seen {
+            line: parser.lines(),
+            kind: family.kind(),
+            help: family.help.is_some(),
+            labels: Vec::new(),
+        });
+        for label in &sample.labels {
+            if !seen.labels.iter().any(|l| *l == label.name) {
+                seen.labels.push(label.name.to_string());
+            }
+        }
+    })?;
+    let mut findings = Vec::new();
+    for (name, seen) in &families {
+        let mut finding = |message: String| {
+            findings.push(Finding {
+                line: seen.line,
+                metric: name.clone(),
+                message,
+            });
+        };
+        if !seen.help {
+            finding("no help text".into());
+        }
+        let counter_name = match (seen.kind, format) {
+            (MetricType::Counter, Format::Text) => Some(name.as_str()),
+            _ => None,
+        };
+        if let Some(counter) = counter_name
+            && !counter.ends_with("_total")
+        {
+            finding("counter metrics should have \"_total\" suffix".into());
+        }
+        if seen.kind != MetricType::Counter && name.ends_with("_total") {
+            finding("non-counter metrics should not have \"_total\" suffix".into());
+        }
+        if name.chars().any(|c| c.is_ascii_uppercase()) {
+            finding("metric names should be written in 'snake_case' not 'camelCase'".into());
+        }
+        for label in &seen.labels {
+            if label.chars().any(|c| c.is_ascii_uppercase()) {
+                finding(format!(
+                    "label names should be written in 'snake_case' not 'camelCase' (`{label}`)"
+                ));
+            }
+        }
+        let words: Vec<&str> = name.split('_').collect();
+        for (unit, base) in NON_BASE_UNITS {
+            if words.contains(&unit) {
+                finding(format!("use base unit \"{base}\" instead of \"{unit}\""));
+            }
+        }
+    }
+    findings.sort();
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn style_problems_are_found_and_good_style_is_quiet() {
+        let body = "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 3\n# TYPE request_latency_milliseconds gauge\nrequest_latency_milliseconds 12\n# HELP errors Errors.\n# TYPE errors counter\nerrors{errorCode=\"x\"} 1\n";
+        let findings = lint(body, Format::Text).unwrap();
+        let messages: Vec<String> = findings
+            .iter()
+            .map(|f| format!("{} {}", f.metric, f.message))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "request_latency_milliseconds no help text",
+                "request_latency_milliseconds use base unit \"seconds\" instead of \"milliseconds\"",
+                "errors counter metrics should have \"_total\" suffix",
+                "errors label names should be written in 'snake_case' not 'camelCase' (`errorCode`)",
+            ]
+        );
+    }
+}

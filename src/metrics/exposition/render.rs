@@ -1,0 +1,1 @@
+//! Writing families back out, in the text or the OpenMetrics format.

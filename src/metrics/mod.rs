@@ -1,0 +1,4 @@
+//! Metrics: the exposition formats, the scraper of a service's `/metrics`, and what vigia
+//! serves on its own `/metrics`.
+
+pub mod exposition;
