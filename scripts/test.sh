@@ -10,10 +10,10 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-if ! command -v promtool >/dev/null 2>&1; then
-  step "installing Debian's prometheus package (promtool, prometheus)"
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
+  step "installing Debian's prometheus and prometheus-node-exporter packages"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-node-exporter >/dev/null
   # The package starts a system service where systemd runs; the tests start their own.
 fi
 

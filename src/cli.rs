@@ -36,6 +36,9 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Print the canonical JSON record vigia makes of each event in a log file
     Parse(ParseArgs),
+    /// Check a Prometheus exposition (text 0.0.4 or OpenMetrics 1.0) like `promtool check
+    /// metrics`: exit 0 if valid, 1 if not, 3 with --strict when lint found something
+    CheckMetrics(CheckMetricsArgs),
     /// Print the version, git commit and build date
     Version,
 }
@@ -83,12 +86,34 @@ pub struct CheckConfigArgs {
     pub file: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckMetricsArgs {
+    /// The format: auto (from the Content-Type of a URL, or `# EOF` at the end), text or
+    /// openmetrics
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatChoice,
+    /// Lint findings (missing HELP, counters without _total, non-base units…) fail the check
+    #[arg(long)]
+    pub strict: bool,
+    /// A file, `-` for stdin (the default), or an http(s):// URL to scrape
+    #[arg(value_name = "FILE|-|URL")]
+    pub input: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatChoice {
+    Auto,
+    Text,
+    Openmetrics,
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => cmd::run::execute(args, cli.log_level.as_deref()),
         Command::CheckConfig(args) => cmd::check_config::execute(&args),
         Command::Parse(args) => cmd::parse::execute(&args),
+        Command::CheckMetrics(args) => cmd::check_metrics::execute(&args),
         Command::Version => {
             println!("{}", crate::build_info::describe());
             0

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod check_config;
+pub mod check_metrics;
 pub mod parse;
 pub mod run;

@@ -444,3 +444,87 @@ fn no_input_makes_the_parser_panic() {
         }
     }
 }
+
+mod check_metrics {
+    use crate::support::agent::vigia;
+    use crate::support::data;
+
+    fn check(args: &[&str]) -> (i32, String) {
+        let output = vigia()
+            .arg("check-metrics")
+            .args(args)
+            .output()
+            .expect("run vigia");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn fixture(name: &str) -> String {
+        data("exposition").join(name).display().to_string()
+    }
+
+    #[test]
+    fn valid_inputs_pass_and_lint_fails_only_when_strict() {
+        let (code, out) = check(&[&fixture("node_exporter.txt")]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(":32: warning: node_memory_MemAvailable_bytes: metric names should be written in 'snake_case'"), "{out}");
+        assert!(
+            out.contains("valid text format 0.0.4, 1 lint finding"),
+            "{out}"
+        );
+        let (code, _) = check(&["--strict", &fixture("node_exporter.txt")]);
+        assert_eq!(code, 3);
+        let (code, out) = check(&[&fixture("checkout.om.txt")]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("valid OpenMetrics 1.0, 0 lint findings"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn invalid_input_names_line_column_and_reason() {
+        let (code, out) = check(&[&fixture("broken.txt")]);
+        assert_eq!(code, 1);
+        assert!(
+            out.contains("broken.txt:3:31: expected ',' or '}' in the label set"),
+            "{out}"
+        );
+        // OpenMetrics forced on a text body: a text counter's samples keep the `_total`
+        // its TYPE line already has.
+        let (code, out) = check(&["--format", "openmetrics", &fixture("node_exporter.txt")]);
+        assert_eq!(code, 1);
+        assert!(
+            out.contains(":15:1: a counter's samples are named `node_cpu_seconds_total_total`"),
+            "{out}"
+        );
+    }
+
+    /// The same verdict as `promtool check metrics` (which reads text format only) on the
+    /// text fixtures: valid with the same lint, or invalid.
+    #[test]
+    fn agrees_with_promtool_on_text() {
+        for (name, promtool_code) in [("node_exporter.txt", 3), ("broken.txt", 1)] {
+            let input = std::fs::read(data("exposition").join(name)).unwrap();
+            let mut promtool = std::process::Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("promtool is installed by scripts/test.sh");
+            std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), &input).unwrap();
+            drop(promtool.stdin.take());
+            let result = promtool.wait_with_output().unwrap();
+            assert_eq!(
+                result.status.code(),
+                Some(promtool_code),
+                "promtool on {name}"
+            );
+            let (ours, _) = check(&["--strict", &fixture(name)]);
+            assert_eq!(ours, promtool_code, "vigia on {name}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! ([`grammar`], nom) and checked family by family ([`parser`]), with `promtool`-style lint
 //! ([`lint`]) and rendering back out in either format ([`render`]).
 
+pub mod family;
 pub mod grammar;
 pub mod lint;
 pub mod parser;
