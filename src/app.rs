@@ -9,6 +9,7 @@
 //! ```
 
 use crate::admin::{self, AdminState, Health};
+use crate::metrics::scrape::ScrapeStore;
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::logs::normalize::{self, Normalizer};
 use crate::logs::redact::Redactor;
@@ -61,11 +62,20 @@ pub async fn run(
     let bound = listener.local_addr().unwrap_or(admin_listen);
     tracing::info!(addr = %bound, "admin server listening");
     let admin_stop = CancellationToken::new();
+    let scrape = Arc::new(ScrapeStore::new(&config.scrape));
+    for target in &config.scrape {
+        tokio::spawn(crate::metrics::scrape::target::run(
+            target.clone(),
+            scrape.clone(),
+            admin_stop.clone(),
+        ));
+    }
     tokio::spawn(admin::serve(
         listener,
         AdminState {
             metrics: metrics.clone(),
             health: health.clone(),
+            scrape,
         },
         admin_stop.clone(),
     ));

@@ -5,7 +5,7 @@ pub mod health;
 pub use health::{ComponentHealth, Health};
 
 use crate::telemetry::AgentMetrics;
-use crate::telemetry::metrics::TEXT_CONTENT_TYPE;
+use crate::metrics::exposition::Format;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -27,6 +27,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AdminState {
     pub metrics: Arc<AgentMetrics>,
     pub health: Health,
+    /// What the scrape targets exposed last.
+    pub scrape: Arc<crate::metrics::scrape::ScrapeStore>,
 }
 
 /// Binds the admin address; failing here is a startup error the user must see.
@@ -88,11 +90,22 @@ fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>
         return response;
     }
     match path {
-        "/metrics" => Response::builder()
-            .status(StatusCode::OK)
-            .header(CONTENT_TYPE, TEXT_CONTENT_TYPE)
-            .body(Full::new(Bytes::from(state.metrics.encode_text())))
-            .expect("static response parts are valid"),
+        "/metrics" => {
+            let format = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map_or(Format::Text, Format::negotiate);
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(CONTENT_TYPE, format.content_type())
+                .body(Full::new(Bytes::from(crate::metrics::serve::exposition(
+                    &state.metrics,
+                    &state.scrape,
+                    format,
+                ))))
+                .expect("static response parts are valid")
+        }
         "/healthz" => {
             if state.health.is_live() {
                 json(StatusCode::OK, &serde_json::json!({"status": "ok"}))

@@ -8,6 +8,7 @@ pub mod duration;
 pub mod interpolate;
 pub mod located;
 pub mod loki;
+pub mod metrics;
 pub mod raw;
 pub mod validate;
 

@@ -30,6 +30,8 @@ pub struct ConfigFile {
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub redaction: RedactionSection,
+    #[serde(default)]
+    pub metrics: super::metrics::MetricsSection,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
 }

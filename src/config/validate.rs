@@ -24,6 +24,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
     pub redaction: RedactionConfig,
+    pub scrape: Vec<super::metrics::ScrapeSettings>,
+    pub from_logs: Option<super::metrics::FromLogsSettings>,
 }
 
 /// The redaction rules in force.
@@ -282,6 +284,20 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     }
 
     let redaction = redaction(&mut problems, &file.redaction);
+    let scrape: Vec<_> = file
+        .metrics
+        .scrape
+        .iter()
+        .filter_map(|(id, spec)| {
+            super::metrics::validate_scrape(id, spec, |name| std::env::var(name).ok(), &mut problems)
+        })
+        .collect();
+    let source_names: Vec<&str> = file.sources.keys().map(String::as_str).collect();
+    let from_logs = file
+        .metrics
+        .from_logs
+        .as_ref()
+        .map(|spec| super::metrics::validate_from_logs(spec, &source_names, &mut problems));
 
     match (admin_listen, problems.is_empty()) {
         (Some(admin_listen), true) => Ok(Config {
@@ -293,6 +309,8 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             sources,
             sinks,
             redaction,
+            scrape,
+            from_logs,
         }),
         _ => Err(problems),
     }

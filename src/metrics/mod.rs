@@ -2,3 +2,5 @@
 //! serves on its own `/metrics`.
 
 pub mod exposition;
+pub mod scrape;
+pub mod serve;

@@ -213,13 +213,15 @@ impl AgentMetrics {
         registry
             .register(Box::new(build))
             .expect("each metric is registered once");
-        // process_cpu_seconds_total, process_resident_memory_bytes, open fds…: the agent
-        // dashboard's memory and CPU panels.
+        // vigia_process_cpu_seconds_total, vigia_process_resident_memory_bytes, open fds…: the
+        // agent dashboard's memory and CPU panels. Prefixed: the service's own `process_*`
+        // series are re-served on the same /metrics.
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
+            .register(Box::new(prometheus::process_collector::ProcessCollector::new(
+                std::process::id() as i32,
+                "vigia",
+            )))
             .expect("the process collector is registered once");
 
         let loki = super::loki::LokiFamilies::register(&registry);
@@ -303,6 +305,11 @@ impl AgentMetrics {
         self.component_ready
             .with_label_values(&[component])
             .set(i64::from(ready));
+    }
+
+    /// The agent's own metric families.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.registry.gather()
     }
 
     /// The registry in the Prometheus text format 0.0.4.

@@ -85,7 +85,7 @@ async fn liveness_metrics_and_errors() {
     assert_eq!(status, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert!(body.contains("# TYPE vigia_build_info gauge"));
-    assert!(body.contains("process_resident_memory_bytes"));
+    assert!(body.contains("vigia_process_resident_memory_bytes"));
 
     let (status, _, _) = get(&format!("{base}/nope")).await;
     assert_eq!(status, 404);

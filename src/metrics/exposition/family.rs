@@ -168,90 +168,113 @@ pub struct Collected {
     pub kept: usize,
 }
 
-/// Parses `body` into owned families, passing each sample through `keep` (which may change
-/// it, or drop it by returning `false`); fails past `limit` kept samples.
+/// Builds owned families from an exposition fed in pieces of whole lines (a scrape's body as
+/// it arrives), passing each sample through `keep` (which may change it, or drop it by
+/// returning `false`); fails at the first kept sample past `limit`.
+pub struct Collector<K> {
+    parser: super::Parser,
+    limit: usize,
+    keep: K,
+    names: rustc_hash::FxHashMap<String, Arc<str>>,
+    collected: Collected,
+}
+
+impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
+    pub fn new(format: super::Format, limit: usize, keep: K) -> Self {
+        Self {
+            parser: super::Parser::new(format),
+            limit,
+            keep,
+            names: Default::default(),
+            collected: Collected::default(),
+        }
+    }
+
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(text) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(text);
+        self.names.insert(text.to_owned(), name.clone());
+        name
+    }
+
+    /// Reads `text`: whole lines, the last one's `\n` optional.
+    pub fn feed(&mut self, text: &str) -> Result<(), CollectError> {
+        use super::Line;
+        if text.is_empty() {
+            return Ok(());
+        }
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let mut sample = super::Sample::default();
+        for line in text.split('\n') {
+            let parsed = self.parser.line(line, &mut sample)?;
+            if !matches!(parsed, Line::Sample) {
+                continue;
+            }
+            self.collected.scraped += 1;
+            let mut owned = OwnedSample {
+                name: self.intern(&sample.name),
+                labels: Vec::with_capacity(sample.labels.len()),
+                value: sample.value,
+                timestamp_ms: sample.timestamp_ms,
+                exemplar: sample.exemplar.as_ref().map(|e| OwnedExemplar {
+                    labels: e
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect(),
+                    value: e.value,
+                    timestamp: e.timestamp,
+                }),
+            };
+            for label in &sample.labels {
+                let name = self.intern(&label.name);
+                owned.labels.push((name, label.value.to_string()));
+            }
+            let family = self.parser.family().expect("a sample has a family");
+            if !(self.keep)(&family.name, &mut owned) {
+                continue;
+            }
+            self.collected.kept += 1;
+            if self.collected.kept > self.limit {
+                return Err(CollectError::TooManySamples(self.limit));
+            }
+            let families = &mut self.collected.families;
+            if families.last().is_none_or(|last| last.name != family.name) {
+                families.push(MetricFamily {
+                    name: family.name.clone(),
+                    kind: family.kind(),
+                    help: family.help.clone(),
+                    unit: family.unit.clone(),
+                    samples: Vec::new(),
+                });
+            }
+            families
+                .last_mut()
+                .expect("pushed above")
+                .samples
+                .push(owned);
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Collected, CollectError> {
+        self.parser.finish()?;
+        Ok(self.collected)
+    }
+}
+
+/// [`Collector`] over a whole body.
 pub fn collect(
     body: &str,
     format: super::Format,
     limit: usize,
-    mut keep: impl FnMut(&str, &mut OwnedSample) -> bool,
+    keep: impl FnMut(&str, &mut OwnedSample) -> bool,
 ) -> Result<Collected, CollectError> {
-    use super::Line;
-    let mut collected = Collected::default();
-    let mut names: rustc_hash::FxHashMap<String, Arc<str>> = Default::default();
-    let mut intern = |text: &str| -> Arc<str> {
-        if let Some(name) = names.get(text) {
-            return name.clone();
-        }
-        let name: Arc<str> = Arc::from(text);
-        names.insert(text.to_owned(), name.clone());
-        name
-    };
-    let mut over = false;
-    let mut parser = super::Parser::new(format);
-    let mut sample = super::Sample::default();
-    let trimmed = body.strip_suffix('\n').unwrap_or(body);
-    let lines = (!trimmed.is_empty()).then(|| trimmed.split('\n'));
-    for line in lines.into_iter().flatten() {
-        let parsed = parser.line(line, &mut sample)?;
-        if !matches!(parsed, Line::Sample) {
-            continue;
-        }
-        collected.scraped += 1;
-        let family = parser.family().expect("a sample has a family");
-        let mut owned = OwnedSample {
-            name: intern(&sample.name),
-            labels: sample
-                .labels
-                .iter()
-                .map(|l| (intern(&l.name), l.value.to_string()))
-                .collect(),
-            value: sample.value,
-            timestamp_ms: sample.timestamp_ms,
-            exemplar: sample.exemplar.as_ref().map(|e| OwnedExemplar {
-                labels: e
-                    .labels
-                    .iter()
-                    .map(|l| (l.name.to_string(), l.value.to_string()))
-                    .collect(),
-                value: e.value,
-                timestamp: e.timestamp,
-            }),
-        };
-        if !keep(&family.name, &mut owned) {
-            continue;
-        }
-        collected.kept += 1;
-        if collected.kept > limit {
-            // Read on to the end: a body that is also invalid says so first.
-            over = true;
-            continue;
-        }
-        let same = collected
-            .families
-            .last()
-            .is_some_and(|last| last.name == family.name);
-        if !same {
-            collected.families.push(MetricFamily {
-                name: family.name.clone(),
-                kind: family.kind(),
-                help: family.help.clone(),
-                unit: family.unit.clone(),
-                samples: Vec::new(),
-            });
-        }
-        collected
-            .families
-            .last_mut()
-            .expect("pushed above")
-            .samples
-            .push(owned);
-    }
-    parser.finish()?;
-    if over {
-        return Err(CollectError::TooManySamples(limit));
-    }
-    Ok(collected)
+    let mut collector = Collector::new(format, limit, keep);
+    collector.feed(body)?;
+    collector.finish()
 }
 
 /// Every family of `body`, as it is.

@@ -13,10 +13,12 @@ use std::fmt::Write;
 /// Appends `families` to `out`; OpenMetrics output ends with `# EOF` only when `finish` is
 /// called.
 pub fn render(families: &[MetricFamily], format: Format, out: &mut String) {
+    let names: std::collections::HashSet<&str> =
+        families.iter().map(|f| f.name.as_str()).collect();
     for family in families {
         match format {
             Format::Text => render_text(family, out),
-            Format::OpenMetrics => render_openmetrics(family, out),
+            Format::OpenMetrics => render_openmetrics(family, &names, out),
         }
     }
 }
@@ -82,7 +84,14 @@ fn render_text(family: &MetricFamily, out: &mut String) {
     }
 }
 
-fn render_openmetrics(family: &MetricFamily, out: &mut String) {
+/// `names`: every family's name, so that a text counter `x_total` is not written as a family
+/// `x` when a family `x` exists (node_exporter's `go_memstats_alloc_bytes` and
+/// `go_memstats_alloc_bytes_total`).
+fn render_openmetrics(
+    family: &MetricFamily,
+    names: &std::collections::HashSet<&str>,
+    out: &mut String,
+) {
     let mut name = family.name.as_str();
     let mut kind = family.kind;
     if kind == MetricType::Counter {
@@ -94,7 +103,10 @@ fn render_openmetrics(family: &MetricFamily, out: &mut String) {
         if !bare {
             // Read from text as `errors` (no `_total`), or as `requests_total`.
             match name.strip_suffix("_total") {
-                Some(stripped) if family.samples.iter().all(|s| s.name.as_ref() == name) => {
+                Some(stripped)
+                    if !names.contains(stripped)
+                        && family.samples.iter().all(|s| s.name.as_ref() == name) =>
+                {
                     name = stripped;
                 }
                 _ => kind = MetricType::Unknown,

@@ -1,0 +1,117 @@
+//! Scraping services' `/metrics` and keeping the latest result of each target for the
+//! agent's own `/metrics`.
+
+pub mod relabel;
+pub mod target;
+
+use crate::config::metrics::ScrapeSettings;
+use crate::metrics::exposition::MetricType;
+use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A target's last scrape.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    pub up: bool,
+    pub duration: Duration,
+    pub scraped: usize,
+    pub kept: usize,
+    /// Empty after a failed scrape: series are not served as if current.
+    pub families: Arc<Vec<MetricFamily>>,
+}
+
+/// The targets, and their last results.
+#[derive(Default)]
+pub struct ScrapeStore {
+    targets: Mutex<BTreeMap<String, (Vec<(Arc<str>, String)>, Option<TargetState>)>>,
+}
+
+impl ScrapeStore {
+    pub fn new(settings: &[ScrapeSettings]) -> Self {
+        let targets = settings
+            .iter()
+            .map(|s| {
+                let labels = s
+                    .target_labels
+                    .iter()
+                    .map(|(n, v)| (Arc::from(n.as_str()), v.clone()))
+                    .collect();
+                (s.id.clone(), (labels, None))
+            })
+            .collect();
+        Self {
+            targets: Mutex::new(targets),
+        }
+    }
+
+    pub fn set(&self, target: &str, state: TargetState) {
+        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = targets.get_mut(target) {
+            entry.1 = Some(state);
+        }
+    }
+
+    /// The scraped families (merged across targets by name), then `up`,
+    /// `scrape_duration_seconds`, `scrape_samples_scraped` and
+    /// `scrape_samples_post_metric_relabeling` per target scraped at least once.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut merged: Vec<MetricFamily> = Vec::new();
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let synthesized: [(&str, &str); 4] = [
+            ("up", "1 if the target's last scrape succeeded, 0 if it failed."),
+            ("scrape_duration_seconds", "How long the target's last scrape took."),
+            ("scrape_samples_scraped", "Samples the target exposed in its last scrape."),
+            ("scrape_samples_post_metric_relabeling", "Samples kept from the last scrape after metric_relabel."),
+        ];
+        let mut reports: Vec<MetricFamily> = synthesized
+            .iter()
+            .map(|(name, help)| MetricFamily {
+                name: (*name).to_owned(),
+                kind: MetricType::Gauge,
+                help: Some((*help).to_owned()),
+                unit: None,
+                samples: Vec::new(),
+            })
+            .collect();
+        for (id, (labels, state)) in targets.iter() {
+            let Some(state) = state else { continue };
+            for family in state.families.iter() {
+                match index.get(&family.name) {
+                    Some(&at) if merged[at].kind == family.kind => {
+                        merged[at].samples.extend(family.samples.iter().cloned());
+                    }
+                    Some(_) => {
+                        tracing::debug!(target = %id, family = %family.name, "a family of the same name with another type was scraped already; skipped");
+                    }
+                    None => {
+                        if synthesized.iter().any(|(name, _)| *name == family.name) {
+                            continue;
+                        }
+                        index.insert(family.name.clone(), merged.len());
+                        merged.push(family.clone());
+                    }
+                }
+            }
+            let values = [
+                f64::from(u8::from(state.up)),
+                state.duration.as_secs_f64(),
+                state.scraped as f64,
+                state.kept as f64,
+            ];
+            for (family, value) in reports.iter_mut().zip(values) {
+                family.samples.push(OwnedSample {
+                    name: Arc::from(family.name.as_str()),
+                    labels: labels.clone(),
+                    value,
+                    timestamp_ms: None,
+                    exemplar: None,
+                });
+            }
+        }
+        merged.extend(reports.into_iter().filter(|f| !f.samples.is_empty()));
+        merged
+    }
+}

@@ -1,0 +1,137 @@
+//! Scraping one target on its interval: `Accept` negotiation, gzip, the body read as it
+//! arrives and parsed line by line within the body and sample limits.
+
+use super::relabel::{apply, attach_target_labels};
+use super::{ScrapeStore, TargetState};
+use crate::config::metrics::ScrapeSettings;
+use crate::metrics::exposition::family::{CollectError, Collected, Collector};
+use crate::metrics::exposition::{Format, SCRAPE_ACCEPT};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Scrapes until `stop`; each result replaces the target's state in `store`.
+pub async fn run(settings: ScrapeSettings, store: Arc<ScrapeStore>, stop: CancellationToken) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .user_agent(concat!("vigia/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(target = %settings.id, %error, "cannot build the scrape client");
+            return;
+        }
+    };
+    let target_labels: Vec<(Arc<str>, String)> = settings
+        .target_labels
+        .iter()
+        .map(|(n, v)| (Arc::from(n.as_str()), v.clone()))
+        .collect();
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let started = Instant::now();
+        let result = scrape(&client, &settings, &target_labels).await;
+        let duration = started.elapsed();
+        let state = match result {
+            Ok(collected) => {
+                if last_error.take().is_some() {
+                    tracing::info!(target = %settings.id, "scrape succeeds again");
+                }
+                TargetState {
+                    up: true,
+                    duration,
+                    scraped: collected.scraped,
+                    kept: collected.kept,
+                    families: Arc::new(collected.families),
+                }
+            }
+            Err(error) => {
+                // Logged when it changes, not on every interval.
+                if last_error.as_deref() != Some(error.as_str()) {
+                    tracing::warn!(target = %settings.id, url = %settings.url, %error, "scrape failed; its series are not served until it succeeds");
+                }
+                last_error = Some(error);
+                TargetState {
+                    up: false,
+                    duration,
+                    scraped: 0,
+                    kept: 0,
+                    families: Arc::default(),
+                }
+            }
+        };
+        store.set(&settings.id, state);
+    }
+}
+
+async fn scrape(
+    client: &reqwest::Client,
+    settings: &ScrapeSettings,
+    target_labels: &[(Arc<str>, String)],
+) -> Result<Collected, String> {
+    let mut response = client
+        .get(&settings.url)
+        .header("Accept", SCRAPE_ACCEPT)
+        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", settings.timeout.as_secs_f64()))
+        .send()
+        .await
+        .map_err(|e| error_text(&e))?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP status {}", response.status()));
+    }
+    let format = response
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .map_or(Format::Text, Format::from_content_type);
+    let mut collector = Collector::new(format, settings.sample_limit, |_family: &str, sample: &mut _| {
+        attach_target_labels(sample, target_labels, settings.honor_labels);
+        apply(&settings.relabel, sample)
+    });
+    // Whole lines are parsed as they arrive; what is held is one partial line and the kept
+    // samples, never the body.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let failed = |error: CollectError| error.to_string();
+    loop {
+        let chunk = tokio::time::timeout(settings.timeout, response.chunk())
+            .await
+            .map_err(|_| "timed out reading the body".to_owned())?
+            .map_err(|e| error_text(&e))?;
+        let Some(chunk) = chunk else { break };
+        total += chunk.len();
+        if total > settings.body_size_limit {
+            return Err(format!("body larger than body_size_limit ({} bytes)", settings.body_size_limit));
+        }
+        pending.extend_from_slice(&chunk);
+        if let Some(end) = memchr::memrchr(b'\n', &pending) {
+            let text = std::str::from_utf8(&pending[..=end]).map_err(|_| "the body is not UTF-8".to_owned())?;
+            collector.feed(text).map_err(failed)?;
+            pending.drain(..=end);
+        }
+    }
+    let rest = std::str::from_utf8(&pending).map_err(|_| "the body is not UTF-8".to_owned())?;
+    collector.feed(rest).map_err(failed)?;
+    collector.finish().map_err(failed)
+}
+
+fn error_text(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
