@@ -9,11 +9,11 @@
 //! ```
 
 use crate::admin::{self, AdminState, Health};
-use crate::metrics::scrape::ScrapeStore;
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::logs::normalize::{self, Normalizer};
 use crate::logs::redact::Redactor;
 use crate::logs::source;
+use crate::metrics::scrape::ScrapeStore;
 use crate::pipeline::RecordBatch;
 use crate::sink::{console, loki};
 use crate::telemetry::AgentMetrics;
@@ -117,6 +117,10 @@ pub async fn run(
     }
 
     let redactor = Arc::new(build_redactor(&config, &metrics)?);
+    let http_families = config
+        .from_logs
+        .as_ref()
+        .map(|settings| crate::metrics::red::HttpFamilies::register(metrics.registry(), settings));
     let stop_sources = CancellationToken::new();
     let mut sources = JoinSet::new();
     let mut normalizers = JoinSet::new();
@@ -127,10 +131,16 @@ pub async fn run(
             SourceKind::Stdin { format, .. } => *format,
             SourceKind::File(file) => file.format,
         };
+        let mut normalizer = Normalizer::new(format, redactor.clone());
+        if let (Some(families), Some(settings)) = (&http_families, &config.from_logs)
+            && (settings.sources.is_empty() || settings.sources.contains(&source.id))
+        {
+            normalizer = normalizer.with_http_metrics(families.for_service(&source.id));
+        }
         normalizers.spawn(normalize::stage::run(
             rx,
             outputs,
-            Normalizer::new(format, redactor.clone()),
+            normalizer,
             metrics.invalid_utf8(&source.id),
         ));
         let context = source::SourceContext {

@@ -4,8 +4,8 @@ pub mod health;
 
 pub use health::{ComponentHealth, Health};
 
-use crate::telemetry::AgentMetrics;
 use crate::metrics::exposition::Format;
+use crate::telemetry::AgentMetrics;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;

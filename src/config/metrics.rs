@@ -19,6 +19,12 @@ pub struct MetricsSection {
     pub from_logs: Option<FromLogsSpec>,
 }
 
+impl MetricsSection {
+    pub fn is_empty(&self) -> bool {
+        self.scrape.is_empty() && self.from_logs.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeTargetSpec {
@@ -177,13 +183,19 @@ pub fn validate_scrape(
         .or_else(|| spec.url.strip_prefix("https://"))
         .map(|rest| rest.split(['/', '?']).next().unwrap_or(rest).to_owned());
     if instance.as_deref().is_none_or(str::is_empty) {
-        problem("url", format!("`{}` is not an http:// or https:// URL", spec.url));
+        problem(
+            "url",
+            format!("`{}` is not an http:// or https:// URL", spec.url),
+        );
     }
     if spec.interval.0 < Duration::from_secs(1) {
         problem("interval", "must be at least 1s".into());
     }
     if spec.timeout.0.is_zero() || spec.timeout > spec.interval {
-        problem("timeout", "must be above zero and at most the interval".into());
+        problem(
+            "timeout",
+            "must be above zero and at most the interval".into(),
+        );
     }
     if spec.sample_limit == 0 {
         problem("sample_limit", "must be at least 1".into());
@@ -211,7 +223,10 @@ pub fn validate_scrape(
         let regex = match regex::Regex::new(&format!("^(?:{})$", rule.regex)) {
             Ok(regex) => regex,
             Err(error) => {
-                problem(&format!("{field}.regex"), format!("not a valid regex: {error}"));
+                problem(
+                    &format!("{field}.regex"),
+                    format!("not a valid regex: {error}"),
+                );
                 continue;
             }
         };
@@ -222,8 +237,7 @@ pub fn validate_scrape(
             (RelabelAction::Replace, Some(target)) if target == "__name__" => {
                 problem(
                     &format!("{field}.target_label"),
-                    "renaming metrics would break their families; drop or keep them instead"
-                        .into(),
+                    "renaming metrics would break their families; drop or keep them instead".into(),
                 );
             }
             (RelabelAction::Keep | RelabelAction::Drop, _) if rule.source_labels.is_empty() => {
@@ -267,14 +281,20 @@ pub fn validate_from_logs(
         }
     }
     let increasing = spec.buckets.windows(2).all(|w| w[0] < w[1]);
-    if spec.buckets.is_empty() || !increasing || spec.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
+    if spec.buckets.is_empty()
+        || !increasing
+        || spec.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0)
+    {
         problems.push(Diagnostic::new(
             "metrics.from_logs.buckets",
             "must be positive, finite and increasing",
         ));
     }
     if spec.max_routes == 0 {
-        problems.push(Diagnostic::new("metrics.from_logs.max_routes", "must be at least 1"));
+        problems.push(Diagnostic::new(
+            "metrics.from_logs.max_routes",
+            "must be at least 1",
+        ));
     }
     FromLogsSettings {
         sources: spec.sources.clone(),

@@ -30,7 +30,10 @@ pub struct ConfigFile {
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub redaction: RedactionSection,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "super::metrics::MetricsSection::is_empty"
+    )]
     pub metrics: super::metrics::MetricsSection,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,

@@ -289,7 +289,12 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .scrape
         .iter()
         .filter_map(|(id, spec)| {
-            super::metrics::validate_scrape(id, spec, |name| std::env::var(name).ok(), &mut problems)
+            super::metrics::validate_scrape(
+                id,
+                spec,
+                |name| std::env::var(name).ok(),
+                &mut problems,
+            )
         })
         .collect();
     let source_names: Vec<&str> = file.sources.keys().map(String::as_str).collect();

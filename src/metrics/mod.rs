@@ -2,5 +2,6 @@
 //! serves on its own `/metrics`.
 
 pub mod exposition;
+pub mod red;
 pub mod scrape;
 pub mod serve;

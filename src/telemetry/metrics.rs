@@ -218,10 +218,12 @@ impl AgentMetrics {
         // series are re-served on the same /metrics.
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::new(
-                std::process::id() as i32,
-                "vigia",
-            )))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::new(
+                    std::process::id() as i32,
+                    "vigia",
+                ),
+            ))
             .expect("the process collector is registered once");
 
         let loki = super::loki::LokiFamilies::register(&registry);

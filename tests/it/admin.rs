@@ -15,7 +15,11 @@ async fn serve(health: Health, metrics: Arc<AgentMetrics>) -> (String, Cancellat
     let stop = CancellationToken::new();
     tokio::spawn(admin::serve(
         listener,
-        AdminState { metrics, health },
+        AdminState {
+            metrics,
+            health,
+            scrape: Default::default(),
+        },
         stop.clone(),
     ));
     (base, stop)

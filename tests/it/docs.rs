@@ -45,6 +45,7 @@ fn every_configuration_field_is_documented() {
             "container",
             "namespace",
             "service_name",
+            "service",
             "stream",
         ],
     );

@@ -7,6 +7,7 @@ mod examples;
 mod exposition;
 mod file_source;
 mod loki;
+mod metrics;
 mod parse;
 mod run;
 mod support;

@@ -17,6 +17,7 @@ use super::record::{ErrorInfo, IdSpans, Record, SourceInfo, Text, TsOrigin};
 use super::redact::Redactor;
 use super::sanitize;
 use super::value::{Field, FieldValue};
+use crate::metrics::red::ServiceHttpMetrics;
 use crate::pipeline::{Origin, RawLine};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct Normalizer {
     redactor: Arc<Redactor>,
     /// Room for the redactor's look at a whole line, reused from line to line.
     scratch: Vec<u8>,
+    /// RED metrics from the access-log fields of each record, when on for this source.
+    http_metrics: Option<ServiceHttpMetrics>,
 }
 
 impl Normalizer {
@@ -56,7 +59,14 @@ impl Normalizer {
             last: Format::Json,
             redactor,
             scratch: Vec::new(),
+            http_metrics: None,
         }
+    }
+
+    /// Counts each record with HTTP fields in `metrics` (`metrics.from_logs`).
+    pub fn with_http_metrics(mut self, metrics: ServiceHttpMetrics) -> Self {
+        self.http_metrics = Some(metrics);
+        self
     }
 
     fn parse<'a>(&mut self, text: &'a str) -> (Format, Parsed<'a>) {
@@ -93,7 +103,20 @@ impl Normalizer {
         origin: &Origin,
         out: &mut Vec<u8>,
     ) -> RecordMeta {
-        self.with_record(line, origin, |record| {
+        let mut http_metrics = self.http_metrics.take();
+        let meta = self.with_record(line, origin, |record| {
+            if let Some(metrics) = &mut http_metrics
+                && let Some(http) = &record.http
+                && let Some(status) = http.status
+            {
+                metrics.observe(
+                    http.method.as_deref(),
+                    http.route.as_deref(),
+                    http.path.as_deref(),
+                    status,
+                    http.duration,
+                );
+            }
             let ids = record.write_json_line(out);
             RecordMeta {
                 ts: record.ts,
@@ -102,7 +125,9 @@ impl Normalizer {
                 stream: record.source.stream,
                 ids,
             }
-        })
+        });
+        self.http_metrics = http_metrics;
+        meta
     }
 
     /// Normalizes `line` and hands its record (which borrows from the line) to `use_record`.

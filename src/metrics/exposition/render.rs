@@ -13,8 +13,7 @@ use std::fmt::Write;
 /// Appends `families` to `out`; OpenMetrics output ends with `# EOF` only when `finish` is
 /// called.
 pub fn render(families: &[MetricFamily], format: Format, out: &mut String) {
-    let names: std::collections::HashSet<&str> =
-        families.iter().map(|f| f.name.as_str()).collect();
+    let names: std::collections::HashSet<&str> = families.iter().map(|f| f.name.as_str()).collect();
     for family in families {
         match format {
             Format::Text => render_text(family, out),

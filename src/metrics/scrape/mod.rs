@@ -25,8 +25,11 @@ pub struct TargetState {
 /// The targets, and their last results.
 #[derive(Default)]
 pub struct ScrapeStore {
-    targets: Mutex<BTreeMap<String, (Vec<(Arc<str>, String)>, Option<TargetState>)>>,
+    targets: Mutex<BTreeMap<String, (TargetLabels, Option<TargetState>)>>,
 }
+
+/// The labels every series of a target gets.
+type TargetLabels = Vec<(Arc<str>, String)>;
 
 impl ScrapeStore {
     pub fn new(settings: &[ScrapeSettings]) -> Self {
@@ -61,10 +64,22 @@ impl ScrapeStore {
         let mut merged: Vec<MetricFamily> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         let synthesized: [(&str, &str); 4] = [
-            ("up", "1 if the target's last scrape succeeded, 0 if it failed."),
-            ("scrape_duration_seconds", "How long the target's last scrape took."),
-            ("scrape_samples_scraped", "Samples the target exposed in its last scrape."),
-            ("scrape_samples_post_metric_relabeling", "Samples kept from the last scrape after metric_relabel."),
+            (
+                "up",
+                "1 if the target's last scrape succeeded, 0 if it failed.",
+            ),
+            (
+                "scrape_duration_seconds",
+                "How long the target's last scrape took.",
+            ),
+            (
+                "scrape_samples_scraped",
+                "Samples the target exposed in its last scrape.",
+            ),
+            (
+                "scrape_samples_post_metric_relabeling",
+                "Samples kept from the last scrape after metric_relabel.",
+            ),
         ];
         let mut reports: Vec<MetricFamily> = synthesized
             .iter()

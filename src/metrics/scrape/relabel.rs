@@ -41,7 +41,10 @@ pub fn apply(rules: &[RelabelRule], sample: &mut OwnedSample) -> bool {
                 };
                 let mut replaced = String::new();
                 captures.expand(&rule.replacement, &mut replaced);
-                let target = rule.target_label.as_deref().expect("validated: replace has a target");
+                let target = rule
+                    .target_label
+                    .as_deref()
+                    .expect("validated: replace has a target");
                 sample.labels.retain(|(n, _)| n.as_ref() != target);
                 if !replaced.is_empty() {
                     sample.labels.push((Arc::from(target), replaced));
@@ -75,8 +78,10 @@ mod tests {
     use crate::config::metrics::{ScrapeTargetSpec, validate_scrape};
 
     fn rules(yaml: &str) -> Vec<RelabelRule> {
-        let spec: ScrapeTargetSpec =
-            serde_saphyr::from_str(&format!("url: http://127.0.0.1:8080/metrics\nmetric_relabel:\n{yaml}")).unwrap();
+        let spec: ScrapeTargetSpec = serde_saphyr::from_str(&format!(
+            "url: http://127.0.0.1:8080/metrics\nmetric_relabel:\n{yaml}"
+        ))
+        .unwrap();
         let mut problems = Vec::new();
         let settings = validate_scrape("app", &spec, |_| None, &mut problems).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
@@ -86,7 +91,10 @@ mod tests {
     fn sample(name: &str, labels: &[(&str, &str)]) -> OwnedSample {
         OwnedSample {
             name: Arc::from(name),
-            labels: labels.iter().map(|(n, v)| (Arc::from(*n), (*v).to_owned())).collect(),
+            labels: labels
+                .iter()
+                .map(|(n, v)| (Arc::from(*n), (*v).to_owned()))
+                .collect(),
             value: 1.0,
             timestamp_ms: None,
             exemplar: None,
@@ -94,7 +102,11 @@ mod tests {
     }
 
     fn labels(sample: &OwnedSample) -> Vec<String> {
-        let mut out: Vec<String> = sample.labels.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let mut out: Vec<String> = sample
+            .labels
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
         out.sort();
         out
     }
@@ -104,25 +116,47 @@ mod tests {
         let drop_go = rules("  - action: drop\n    source_labels: [__name__]\n    regex: go_.*");
         assert!(!apply(&drop_go, &mut sample("go_goroutines", &[])));
         assert!(apply(&drop_go, &mut sample("http_requests_total", &[])));
-        let keep_http = rules("  - action: keep\n    source_labels: [__name__, code]\n    regex: http_.*;5..");
-        assert!(apply(&keep_http, &mut sample("http_requests_total", &[("code", "503")])));
-        assert!(!apply(&keep_http, &mut sample("http_requests_total", &[("code", "200")])));
+        let keep_http =
+            rules("  - action: keep\n    source_labels: [__name__, code]\n    regex: http_.*;5..");
+        assert!(apply(
+            &keep_http,
+            &mut sample("http_requests_total", &[("code", "503")])
+        ));
+        assert!(!apply(
+            &keep_http,
+            &mut sample("http_requests_total", &[("code", "200")])
+        ));
     }
 
     #[test]
     fn replace_labeldrop_and_labelkeep() {
-        let rules = rules("  - source_labels: [path]\n    regex: \"/api/v(\\\\d+)/.*\"\n    target_label: api_version\n    replacement: v$1\n  - action: labeldrop\n    regex: path\n  - action: labelkeep\n    regex: api_version|code");
-        let mut s = sample("x", &[("path", "/api/v2/orders"), ("code", "200"), ("pod", "a")]);
+        let rules = rules(
+            "  - source_labels: [path]\n    regex: \"/api/v(\\\\d+)/.*\"\n    target_label: api_version\n    replacement: v$1\n  - action: labeldrop\n    regex: path\n  - action: labelkeep\n    regex: api_version|code",
+        );
+        let mut s = sample(
+            "x",
+            &[("path", "/api/v2/orders"), ("code", "200"), ("pod", "a")],
+        );
         assert!(apply(&rules, &mut s));
         assert_eq!(labels(&s), ["api_version=v2", "code=200"]);
     }
 
     #[test]
     fn target_labels_win_unless_honored() {
-        let target = [(Arc::from("job"), "checkout".to_owned()), (Arc::from("instance"), "127.0.0.1:8080".to_owned())];
+        let target = [
+            (Arc::from("job"), "checkout".to_owned()),
+            (Arc::from("instance"), "127.0.0.1:8080".to_owned()),
+        ];
         let mut s = sample("x", &[("job", "batch")]);
         attach_target_labels(&mut s, &target, false);
-        assert_eq!(labels(&s), ["exported_job=batch", "instance=127.0.0.1:8080", "job=checkout"]);
+        assert_eq!(
+            labels(&s),
+            [
+                "exported_job=batch",
+                "instance=127.0.0.1:8080",
+                "job=checkout"
+            ]
+        );
         let mut s = sample("x", &[("job", "batch")]);
         attach_target_labels(&mut s, &target, true);
         assert_eq!(labels(&s), ["instance=127.0.0.1:8080", "job=batch"]);

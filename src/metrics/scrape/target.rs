@@ -81,7 +81,10 @@ async fn scrape(
     let mut response = client
         .get(&settings.url)
         .header("Accept", SCRAPE_ACCEPT)
-        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", settings.timeout.as_secs_f64()))
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", settings.timeout.as_secs_f64()),
+        )
         .send()
         .await
         .map_err(|e| error_text(&e))?;
@@ -93,10 +96,14 @@ async fn scrape(
         .get("Content-Type")
         .and_then(|v| v.to_str().ok())
         .map_or(Format::Text, Format::from_content_type);
-    let mut collector = Collector::new(format, settings.sample_limit, |_family: &str, sample: &mut _| {
-        attach_target_labels(sample, target_labels, settings.honor_labels);
-        apply(&settings.relabel, sample)
-    });
+    let mut collector = Collector::new(
+        format,
+        settings.sample_limit,
+        |_family: &str, sample: &mut _| {
+            attach_target_labels(sample, target_labels, settings.honor_labels);
+            apply(&settings.relabel, sample)
+        },
+    );
     // Whole lines are parsed as they arrive; what is held is one partial line and the kept
     // samples, never the body.
     let mut pending: Vec<u8> = Vec::new();
@@ -110,11 +117,15 @@ async fn scrape(
         let Some(chunk) = chunk else { break };
         total += chunk.len();
         if total > settings.body_size_limit {
-            return Err(format!("body larger than body_size_limit ({} bytes)", settings.body_size_limit));
+            return Err(format!(
+                "body larger than body_size_limit ({} bytes)",
+                settings.body_size_limit
+            ));
         }
         pending.extend_from_slice(&chunk);
         if let Some(end) = memchr::memrchr(b'\n', &pending) {
-            let text = std::str::from_utf8(&pending[..=end]).map_err(|_| "the body is not UTF-8".to_owned())?;
+            let text = std::str::from_utf8(&pending[..=end])
+                .map_err(|_| "the body is not UTF-8".to_owned())?;
             collector.feed(text).map_err(failed)?;
             pending.drain(..=end);
         }
@@ -134,4 +145,3 @@ fn error_text(error: &reqwest::Error) -> String {
     }
     text
 }
-

@@ -141,3 +141,21 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
         Ok((status, body))
     })
 }
+
+/// GET with an `Accept` header; the body.
+pub fn http_get_with(url: &str, accept: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = super::http_client(Duration::from_secs(5));
+        let response = client
+            .get(url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .expect("an answer");
+        response.text().await.expect("a body")
+    })
+}

@@ -1,6 +1,7 @@
 //! Shared test support: running the real `vigia` binary, golden files, bounded waits.
 
 pub mod agent;
+pub mod daemon;
 pub mod files;
 pub mod golden;
 pub mod loki;

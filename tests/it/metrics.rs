@@ -1,0 +1,209 @@
+//! Metrics end to end with real parts: Debian's node_exporter scraped by vigia, vigia's
+//! /metrics checked by promtool, and a real Prometheus scraping vigia and answering queries
+//! on a scraped series and one derived from access logs.
+
+use crate::support::agent::{Agent, http_get};
+use crate::support::daemon::{Daemon, free_port};
+use crate::support::wait_for;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+use vigia::metrics::exposition::Format;
+use vigia::metrics::exposition::parser::parse_body;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn node_exporter() -> (Daemon, String) {
+    let port = free_port();
+    let daemon = Daemon::start(
+        "prometheus-node-exporter",
+        &[format!("--web.listen-address=127.0.0.1:{port}")],
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    wait_for(WAIT, "node_exporter to answer", || http_get(&url).ok());
+    (daemon, url)
+}
+
+/// vigia scraping `url` every second, deriving RED metrics from its stdin (access logs).
+fn agent(dir: &Path, url: &str) -> Agent {
+    let config = dir.join("vigia.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {data}\nmetrics:\n  scrape:\n    node:\n      url: {url}\n      interval: 1s\n      timeout: 1s\n      labels:\n        service: node\n      metric_relabel:\n        - action: drop\n          source_labels: [__name__]\n          regex: node_scrape_collector_.*\n  from_logs:\n    buckets: [0.05, 0.1, 0.5, 1]\nsources:\n  checkout:\n    type: stdin\nsinks:\n  out:\n    type: console\n",
+            data = dir.join("data").display(),
+        ),
+    )
+    .unwrap();
+    Agent::start(&["--config", config.to_str().unwrap()])
+}
+
+const ACCESS_LOG: &str = r#"10.1.2.3 - - [22/Nov/2026:10:00:00 +0000] "GET /orders/1842 HTTP/1.1" 200 512 "-" "curl/8.5.0" 0.042
+10.1.2.3 - - [22/Nov/2026:10:00:01 +0000] "GET /orders/1843 HTTP/1.1" 200 498 "-" "curl/8.5.0" 0.061
+10.1.2.4 - - [22/Nov/2026:10:00:02 +0000] "POST /orders HTTP/1.1" 503 0 "-" "okhttp/4.12" 0.733
+"#;
+
+fn metrics(agent: &Agent) -> String {
+    http_get(&agent.url("/metrics"))
+        .expect("/metrics answers")
+        .1
+}
+
+#[test]
+fn node_exporter_is_scraped_and_served_again_with_target_labels_and_red_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut exporter, url) = node_exporter();
+    let mut agent = agent(dir.path(), &url);
+    agent.stdin().write_all(ACCESS_LOG.as_bytes()).unwrap();
+    agent.stdin().flush().unwrap();
+    let body = wait_for(WAIT, "scraped and derived series on /metrics", || {
+        let body = metrics(&agent);
+        (body.contains("node_load1{") && body.contains("vigia_http_requests_total{"))
+            .then_some(body)
+    });
+    let load = body.lines().find(|l| l.starts_with("node_load1{")).unwrap();
+    assert!(
+        load.contains("job=\"node\"") && load.contains("service=\"node\""),
+        "{load}"
+    );
+    assert!(
+        load.contains(&format!(
+            "instance=\"{}\"",
+            url.trim_start_matches("http://")
+                .trim_end_matches("/metrics")
+        )),
+        "{load}"
+    );
+    assert!(
+        !body.contains("node_scrape_collector_duration_seconds"),
+        "dropped by metric_relabel"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("up{") && l.ends_with(" 1"))
+    );
+    assert!(
+        body.contains("vigia_http_requests_total{method=\"GET\",route=\"/orders/{num}\",service=\"checkout\",status_class=\"2xx\"} 2\n"),
+        "{body}"
+    );
+    assert!(body.contains("vigia_http_request_duration_seconds_bucket{"));
+
+    // promtool: valid text format; its only findings are node_exporter's own names.
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&checked.stdout).to_string()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(matches!(checked.status.code(), Some(0 | 3)), "{report}");
+    assert!(!report.contains("error"), "{report}");
+    for finding in report.lines() {
+        assert!(
+            finding.starts_with("node_") || finding.starts_with("go_"),
+            "a finding about vigia's own metrics: {finding}"
+        );
+    }
+
+    // OpenMetrics when asked, valid by our parser.
+    let open_metrics = crate::support::agent::http_get_with(
+        &agent.url("/metrics"),
+        "application/openmetrics-text;version=1.0.0",
+    );
+    parse_body(&open_metrics, Format::OpenMetrics, |_, _, _| {}).expect("valid OpenMetrics");
+
+    // The target goes away: up turns 0 and its series are no longer served.
+    exporter.stop();
+    let body = wait_for(WAIT, "up to turn 0", || {
+        let body = metrics(&agent);
+        body.lines()
+            .any(|l| l.starts_with("up{") && l.ends_with(" 0"))
+            .then_some(body)
+    });
+    assert!(
+        !body.contains("node_load1{"),
+        "a failed scrape's series are not served as current"
+    );
+}
+
+#[test]
+fn prometheus_scrapes_vigia_and_answers_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_exporter, url) = node_exporter();
+    let mut agent = agent(dir.path(), &url);
+    agent.stdin().write_all(ACCESS_LOG.as_bytes()).unwrap();
+    agent.stdin().flush().unwrap();
+    let port = free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vigia\n    static_configs:\n      - targets: ['{}']\n",
+            agent.admin
+        ),
+    )
+    .unwrap();
+    let _prometheus = Daemon::start(
+        "prometheus",
+        &[
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+    );
+    let query = |promql: &str| -> Option<serde_json::Value> {
+        let url = format!(
+            "http://127.0.0.1:{port}/api/v1/query?query={}",
+            promql
+                .replace('+', "%2B")
+                .replace(' ', "%20")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+                .replace('"', "%22")
+                .replace('=', "%3D")
+        );
+        let (status, body) = http_get(&url).ok()?;
+        let answer: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let result = answer["data"]["result"].as_array()?.clone();
+        (status == 200 && !result.is_empty()).then_some(serde_json::Value::Array(result))
+    };
+    let scraped = wait_for(
+        Duration::from_secs(60),
+        "Prometheus to hold a scraped series",
+        || query("node_load1{exported_job=\"node\"}"),
+    );
+    assert_eq!(scraped[0]["metric"]["job"], "vigia");
+    assert_eq!(scraped[0]["metric"]["service"], "node");
+    let derived = wait_for(
+        Duration::from_secs(60),
+        "Prometheus to hold a derived series",
+        || query("sum by (status_class) (vigia_http_requests_total{service=\"checkout\"})"),
+    );
+    let by_class: std::collections::BTreeMap<String, String> = derived
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["status_class"].as_str().unwrap().to_owned(),
+                s["value"][1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(by_class.get("2xx").map(String::as_str), Some("2"));
+    assert_eq!(by_class.get("5xx").map(String::as_str), Some("1"));
+    // Prometheus's own view of the vigia target.
+    let up = wait_for(WAIT, "Prometheus's up for vigia", || {
+        query("up{job=\"vigia\"}")
+    });
+    assert_eq!(up[0]["value"][1], "1");
+}
