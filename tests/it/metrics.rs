@@ -207,3 +207,82 @@ fn prometheus_scrapes_vigia_and_answers_queries() {
     });
     assert_eq!(up[0]["value"][1], "1");
 }
+
+/// Serves one exposition of `series` counter series (about 113 bytes each), generated as it
+/// is written, to each connection; the body is never held whole.
+fn huge_exposition_server(series: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut request);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nConnection: close\r\n\r\n");
+                let mut chunk = String::with_capacity(1 << 20);
+                for family in 0..series / 1000 {
+                    let name = format!("app_http_requests_{family}_total");
+                    chunk.push_str(&format!("# HELP {name} Requests.\n# TYPE {name} counter\n"));
+                    for i in 0..1000 {
+                        chunk.push_str(&format!(
+                            "{name}{{method=\"GET\",route=\"/api/v1/items/{i}\",status=\"200\",instance=\"10.0.{}.{}:8080\"}} {i}\n",
+                            i / 256,
+                            i % 256
+                        ));
+                    }
+                    if stream.write_all(chunk.as_bytes()).is_err() {
+                        return;
+                    }
+                    chunk.clear();
+                }
+            });
+        }
+    });
+    format!("http://{address}/metrics")
+}
+
+#[test]
+fn a_100_mb_exposition_is_parsed_as_it_arrives_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = huge_exposition_server(1_000_000);
+    let config = dir.path().join("vigia.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {data}\nmetrics:\n  scrape:\n    big:\n      url: {url}\n      interval: 5m\n      timeout: 2m\n      body_size_limit: 256MiB\n      sample_limit: 5000\n      metric_relabel:\n        - action: keep\n          source_labels: [__name__]\n          regex: app_http_requests_7_total\nsources:\n  in:\n    type: stdin\nsinks:\n  out:\n    type: console\n",
+            data = dir.path().join("data").display(),
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&["--config", config.to_str().unwrap()]);
+    let scraped = wait_for(
+        Duration::from_secs(170),
+        "the whole exposition scraped",
+        || agent.metric("scrape_samples_scraped{"),
+    );
+    assert_eq!(scraped, 1_000_000.0);
+    let body = metrics(&agent);
+    assert!(
+        body.lines().any(
+            |l| l.starts_with("scrape_samples_post_metric_relabeling{") && l.ends_with(" 1000")
+        ),
+        "{}",
+        &body[body.len().saturating_sub(2000)..]
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("up{") && l.ends_with(" 1"))
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.pid())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    eprintln!("peak RSS scraping a 113 MB exposition: {peak_kib} KiB");
+    assert!(
+        peak_kib < 40 * 1024,
+        "peak RSS {peak_kib} KiB for a 113 MB body"
+    );
+}

@@ -202,12 +202,8 @@ impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
     /// Reads `text`: whole lines, the last one's `\n` optional.
     pub fn feed(&mut self, text: &str) -> Result<(), CollectError> {
         use super::Line;
-        if text.is_empty() {
-            return Ok(());
-        }
-        let text = text.strip_suffix('\n').unwrap_or(text);
         let mut sample = super::Sample::default();
-        for line in text.split('\n') {
+        for line in super::parser::lines(text) {
             let parsed = self.parser.line(line, &mut sample)?;
             if !matches!(parsed, Line::Sample) {
                 continue;

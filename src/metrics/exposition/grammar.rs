@@ -7,10 +7,10 @@
 //! {"utf8.name", "utf8.label"="value"} value                            (quoted names)
 //! ```
 
-use super::{Exemplar, Format, Label, Line, MetricType, Sample, is_label_name, is_metric_name};
+use super::{Exemplar, Format, Label, Line, MetricType, Sample};
 use nom::IResult;
 use nom::Parser;
-use nom::bytes::complete::{take_while, take_while1};
+use nom::bytes::complete::take_while;
 use std::borrow::Cow;
 
 /// Where in the line (a byte offset) and what is wrong.
@@ -81,12 +81,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The longest run of bytes from here that `accept`s (nom over bytes: no char decoding;
+    /// `accept` rejects some ASCII byte that ends the run, so the run ends on a char boundary).
+    fn run_of(&self, accept: impl Fn(u8) -> bool) -> usize {
+        let parsed: IResult<&[u8], &[u8]> = take_while(accept).parse(self.rest().as_bytes());
+        parsed.map_or(0, |(_, run)| run.len())
+    }
+
     /// Any run of blanks (text format leniency).
     fn blanks(&mut self) -> usize {
-        let parsed: IResult<&str, &str> = take_while(blank).parse(self.rest());
-        let (_, taken) = parsed.expect("take_while never fails on complete input");
-        self.advance(taken.len());
-        taken.len()
+        let taken = self.run_of(|b| b == b' ' || b == b'\t');
+        self.advance(taken);
+        taken
     }
 
     /// The separator between tokens: blanks in text, exactly one space in OpenMetrics.
@@ -110,27 +116,22 @@ impl<'a> Cursor<'a> {
     }
 
     fn token(&mut self) -> &'a str {
-        let parsed: IResult<&str, &str> = take_while(|c: char| !blank(c)).parse(self.rest());
-        let (_, token) = parsed.expect("take_while never fails on complete input");
-        self.advance(token.len());
-        token
+        let rest = self.rest();
+        let length = self.run_of(|b| b != b' ' && b != b'\t');
+        self.advance(length);
+        &rest[..length]
     }
 
     fn bare_name(&mut self, metric: bool) -> Option<&'a str> {
-        let parsed: IResult<&str, &str> =
-            take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || (metric && c == ':'))
-                .parse(self.rest());
-        let (_, name) = parsed.ok()?;
-        let valid = if metric {
-            is_metric_name(name)
-        } else {
-            is_label_name(name)
-        };
-        if !valid {
+        let rest = self.rest();
+        let class = if metric { METRIC_CHAR } else { LABEL_CHAR };
+        let length = self.run_of(|b| NAME_CHARS[b as usize] & class != 0);
+        // The run holds only name characters; a name just cannot start with a digit.
+        if length == 0 || rest.as_bytes()[0].is_ascii_digit() {
             return None;
         }
-        self.advance(name.len());
-        Some(name)
+        self.advance(length);
+        Some(&rest[..length])
     }
 
     /// A metric name, bare or quoted (UTF-8 names, Prometheus 3).
@@ -439,6 +440,7 @@ impl<'a> Cursor<'a> {
             return Ok(());
         }
         let mut first = true;
+        let mut sorted = labels.len();
         loop {
             let start = self.at;
             let name = if self.rest().starts_with('"') {
@@ -457,7 +459,12 @@ impl<'a> Cursor<'a> {
                     self.blanks();
                 }
                 let value = self.quoted()?;
-                if labels.iter().any(|l| l.name == name) {
+                // Exporters write labels sorted: above every earlier name means no
+                // duplicate, checked with one comparison while that holds.
+                let sorted_so_far = labels.len() == sorted;
+                if sorted_so_far && labels.last().is_none_or(|l| l.name < name) {
+                    sorted += 1;
+                } else if labels.iter().any(|l| l.name == name) {
                     self.at = start;
                     return self.error(format!("label `{name}` appears twice"));
                 }
@@ -494,6 +501,25 @@ impl<'a> Cursor<'a> {
         }
     }
 }
+
+const LABEL_CHAR: u8 = 1;
+const METRIC_CHAR: u8 = 2;
+
+/// Per byte: may it be in a label name (`[a-zA-Z0-9_]`), in a metric name (also `:`)?
+static NAME_CHARS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            table[b] = LABEL_CHAR | METRIC_CHAR;
+        } else if c == b':' {
+            table[b] = METRIC_CHAR;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// A float as the formats write them: decimal or exponent, `NaN`, `+Inf`, `-Inf`.
 pub fn parse_float(token: &str) -> Option<f64> {

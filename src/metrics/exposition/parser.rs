@@ -424,16 +424,29 @@ pub fn parse_body<'a>(
 ) -> Result<Parser, ParseError> {
     let mut parser = Parser::new(format);
     let mut sample = Sample::default();
-    let body = body.strip_suffix('\n').unwrap_or(body);
-    if !body.is_empty() || format == Format::Text {
-        for line in body.split('\n') {
-            if body.is_empty() {
-                break;
-            }
-            let parsed = parser.line(line, &mut sample)?;
-            visit(&parser, &parsed, &sample);
-        }
+    for line in lines(body) {
+        let parsed = parser.line(line, &mut sample)?;
+        visit(&parser, &parsed, &sample);
     }
     parser.finish()?;
     Ok(parser)
+}
+
+/// The lines of `text`, without their `\n` (the last one's is optional; no text, no line).
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut rest = (!text.is_empty()).then_some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match memchr::memchr(b'\n', current.as_bytes()) {
+            Some(end) => {
+                rest = Some(&current[end + 1..]);
+                Some(&current[..end])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
