@@ -50,6 +50,52 @@ pub struct ScrapeTargetSpec {
     /// Rules applied to every scraped sample, in order.
     #[serde(default)]
     pub metric_relabel: Vec<RelabelSpec>,
+    /// The RED families computed from the service's own request counter and histogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red: Option<RedMappingSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedMappingSpec {
+    /// The `service` label (the target's name by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The request counter's sample name (`http_server_requests_total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<String>,
+    /// The duration histogram's name, in seconds (`http_server_duration_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default = "default_method_label")]
+    pub method_label: String,
+    #[serde(default = "default_route_label")]
+    pub route_label: String,
+    #[serde(default = "default_status_label")]
+    pub status_label: String,
+}
+
+fn default_method_label() -> String {
+    "method".to_owned()
+}
+
+fn default_route_label() -> String {
+    "route".to_owned()
+}
+
+fn default_status_label() -> String {
+    "status".to_owned()
+}
+
+/// A validated [`RedMappingSpec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedMapping {
+    pub service: String,
+    pub requests: Option<String>,
+    pub duration: Option<String>,
+    pub method_label: String,
+    pub route_label: String,
+    pub status_label: String,
 }
 
 fn default_interval() -> HumanDuration {
@@ -147,6 +193,7 @@ pub struct ScrapeSettings {
     /// Sorted by name.
     pub target_labels: Vec<(String, String)>,
     pub relabel: Vec<RelabelRule>,
+    pub red: Option<RedMapping>,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +301,20 @@ pub fn validate_scrape(
             replacement: rule.replacement.clone(),
         });
     }
+    if let Some(red) = &spec.red
+        && red.requests.is_none()
+        && red.duration.is_none()
+    {
+        problem("red", "name `requests`, `duration` or both".into());
+    }
+    let red = spec.red.as_ref().map(|red| RedMapping {
+        service: red.service.clone().unwrap_or_else(|| id.to_owned()),
+        requests: red.requests.clone(),
+        duration: red.duration.clone(),
+        method_label: red.method_label.clone(),
+        route_label: red.route_label.clone(),
+        status_label: red.status_label.clone(),
+    });
     Some(ScrapeSettings {
         id: id.to_owned(),
         url: spec.url.clone(),
@@ -264,6 +325,7 @@ pub fn validate_scrape(
         honor_labels: spec.honor_labels,
         target_labels: labels.into_iter().collect(),
         relabel,
+        red,
     })
 }
 

@@ -1,5 +1,6 @@
 //! What vigia serves on `/metrics`: its own families, then what the scrape targets exposed
-//! (a scraped family named like one of the agent's is left out), in the negotiated format.
+//! (a scraped family named like one of the agent's is left out, except the RED families a
+//! target's `red` mapping computes, which join the ones from logs), in the negotiated format.
 
 use super::exposition::family::from_registry;
 use super::exposition::{Format, render};
@@ -8,13 +9,21 @@ use crate::telemetry::AgentMetrics;
 use std::collections::HashSet;
 
 pub fn exposition(agent: &AgentMetrics, scrape: &ScrapeStore, format: Format) -> String {
-    let own = from_registry(&agent.gather());
-    let names: HashSet<&str> = own.iter().map(|f| f.name.as_str()).collect();
-    let scraped: Vec<_> = scrape
-        .families()
-        .into_iter()
-        .filter(|f| !names.contains(f.name.as_str()))
-        .collect();
+    let mut own = from_registry(&agent.gather());
+    let names: HashSet<String> = own.iter().map(|f| f.name.clone()).collect();
+    let mut scraped = Vec::new();
+    for family in scrape.families() {
+        if !names.contains(&family.name) {
+            scraped.push(family);
+            continue;
+        }
+        // The RED families, from logs and from a service's metrics, are one family.
+        if let Some(mine) = own.iter_mut().find(|f| {
+            f.name == family.name && f.kind == family.kind && f.name.starts_with("vigia_http_")
+        }) {
+            mine.samples.extend(family.samples);
+        }
+    }
     let mut out = String::with_capacity(16 * 1024);
     render::render(&own, format, &mut out);
     render::render(&scraped, format, &mut out);

@@ -1,6 +1,7 @@
 //! Scraping services' `/metrics` and keeping the latest result of each target for the
 //! agent's own `/metrics`.
 
+pub mod red_map;
 pub mod relabel;
 pub mod target;
 

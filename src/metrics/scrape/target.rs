@@ -42,9 +42,13 @@ pub async fn run(settings: ScrapeSettings, store: Arc<ScrapeStore>, stop: Cancel
         let result = scrape(&client, &settings, &target_labels).await;
         let duration = started.elapsed();
         let state = match result {
-            Ok(collected) => {
+            Ok(mut collected) => {
                 if last_error.take().is_some() {
                     tracing::info!(target = %settings.id, "scrape succeeds again");
+                }
+                if let Some(mapping) = &settings.red {
+                    let derived = super::red_map::derive(&collected.families, mapping);
+                    collected.families.extend(derived);
                 }
                 TargetState {
                     up: true,
