@@ -177,6 +177,8 @@ pub struct Collector<K> {
     keep: K,
     names: rustc_hash::FxHashMap<String, Arc<str>>,
     collected: Collected,
+    /// The last HELP line: its family and text.
+    help: Option<(String, String)>,
 }
 
 impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
@@ -187,6 +189,7 @@ impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
             keep,
             names: Default::default(),
             collected: Collected::default(),
+            help: None,
         }
     }
 
@@ -205,8 +208,13 @@ impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
         let mut sample = super::Sample::default();
         for line in super::parser::lines(text) {
             let parsed = self.parser.line(line, &mut sample)?;
-            if !matches!(parsed, Line::Sample) {
-                continue;
+            match parsed {
+                Line::Sample => {}
+                Line::Help { name, text } => {
+                    self.help = Some((name.into_owned(), text.into_owned()));
+                    continue;
+                }
+                _ => continue,
             }
             self.collected.scraped += 1;
             let mut owned = OwnedSample {
@@ -241,7 +249,11 @@ impl<K: FnMut(&str, &mut OwnedSample) -> bool> Collector<K> {
                 families.push(MetricFamily {
                     name: family.name.clone(),
                     kind: family.kind(),
-                    help: family.help.clone(),
+                    help: self
+                        .help
+                        .as_ref()
+                        .filter(|(name, _)| *name == family.name)
+                        .map(|(_, text)| text.clone()),
                     unit: family.unit.clone(),
                     samples: Vec::new(),
                 });

@@ -28,10 +28,22 @@ const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 /// Reads `line` (without its `\n`). For a sample, fills `sample` (its label list is reused)
 /// and returns [`Line::Sample`].
 pub fn parse_line<'a>(line: &'a str, format: Format, sample: &mut Sample<'a>) -> Result<Line<'a>> {
+    parse_line_in(line, format, sample, "")
+}
+
+/// [`parse_line`] knowing the current family's name: a sample line starting with it (most of
+/// them) has that much of its name checked with one comparison.
+pub fn parse_line_in<'a>(
+    line: &'a str,
+    format: Format,
+    sample: &mut Sample<'a>,
+    family: &str,
+) -> Result<Line<'a>> {
     let mut cursor = Cursor {
         line,
         at: 0,
         format,
+        family,
     };
     if format == Format::Text {
         cursor.blanks();
@@ -46,7 +58,8 @@ pub fn parse_line<'a>(line: &'a str, format: Format, sample: &mut Sample<'a>) ->
     Ok(Line::Sample)
 }
 
-struct Cursor<'a> {
+struct Cursor<'a, 'f> {
+    family: &'f str,
     line: &'a str,
     at: usize,
     format: Format,
@@ -56,7 +69,7 @@ fn blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-impl<'a> Cursor<'a> {
+impl<'a> Cursor<'a, '_> {
     fn rest(&self) -> &'a str {
         &self.line[self.at..]
     }
@@ -309,9 +322,21 @@ impl<'a> Cursor<'a> {
         sample.labels.clear();
         sample.exemplar = None;
         sample.timestamp_ms = None;
-        let name = if self.rest().starts_with('{') {
+        let rest = self.rest();
+        let name = if rest.starts_with('{') {
             // `{"utf8.name", labels…}`: the name is the first, quoted, item.
             None
+        } else if !self.family.is_empty()
+            && rest.starts_with(self.family)
+            && rest.as_bytes()[0] != b'"'
+        {
+            // The family's name is a valid bare name (or it would not be the family's):
+            // only the suffix is left to scan.
+            let known = self.family.len();
+            self.advance(known);
+            let suffix = self.run_of(|b| NAME_CHARS[b as usize] & METRIC_CHAR != 0);
+            self.advance(suffix);
+            Some(Cow::Borrowed(&rest[..known + suffix]))
         } else {
             Some(self.metric_name()?)
         };
@@ -462,9 +487,9 @@ impl<'a> Cursor<'a> {
                 // Exporters write labels sorted: above every earlier name means no
                 // duplicate, checked with one comparison while that holds.
                 let sorted_so_far = labels.len() == sorted;
-                if sorted_so_far && labels.last().is_none_or(|l| l.name < name) {
+                if sorted_so_far && labels.last().is_none_or(|l| before(&l.name, &name)) {
                     sorted += 1;
-                } else if labels.iter().any(|l| l.name == name) {
+                } else if labels.iter().any(|l| same(&l.name, &name)) {
                     self.at = start;
                     return self.error(format!("label `{name}` appears twice"));
                 }
@@ -500,6 +525,19 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+/// `a < b`, deciding on the first byte when it can (label names are short: a `memcmp` call
+/// costs more than the comparison).
+fn before(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 const LABEL_CHAR: u8 = 1;

@@ -51,7 +51,7 @@ pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
         let seen = families.entry(family.name.clone()).or_insert_with(|| Seen {
             line: parser.lines(),
             kind: family.kind(),
-            help: family.help.is_some(),
+            help: family.has_help,
             labels: Vec::new(),
         });
         for label in &sample.labels {

@@ -2,7 +2,7 @@
 //! not interleaved, sample names matching their family's type, histogram buckets in order
 //! with a `+Inf` bucket, no duplicate series, `# EOF` last (OpenMetrics).
 
-use super::grammar::{LineError, parse_line};
+use super::grammar::{LineError, parse_line_in};
 use super::{Format, Label, Line, MetricType, Sample};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::hash::{Hash, Hasher};
@@ -21,14 +21,33 @@ pub struct ParseError {
 pub struct Family {
     pub name: String,
     pub kind: Option<MetricType>,
-    pub help: Option<String>,
+    /// A HELP line was read (its text goes to whoever reads the [`Line::Help`]).
+    pub has_help: bool,
     pub unit: Option<String>,
     samples: usize,
+    /// The name is a bare (unquoted) metric name.
+    bare: bool,
     series: FxHashSet<u64>,
     buckets: FxHashMap<u64, Buckets>,
 }
 
 impl Family {
+    /// `expected`: how many series to make room for (the previous family's count: families
+    /// of one exposition are often alike).
+    fn named(name: &str, expected: usize) -> Self {
+        Family {
+            name: name.to_owned(),
+            bare: super::is_metric_name(name),
+            // Small families grow as usual; large ones start at the size they will need.
+            series: if expected > 64 {
+                FxHashSet::with_capacity_and_hasher(expected.min(4096), Default::default())
+            } else {
+                FxHashSet::default()
+            },
+            ..Family::default()
+        }
+    }
+
     pub fn kind(&self) -> MetricType {
         self.kind.unwrap_or(MetricType::Unknown)
     }
@@ -48,6 +67,8 @@ pub struct Parser {
     /// Families already closed (interleaving, repeated descriptors).
     closed: FxHashSet<String>,
     eof: bool,
+    /// Samples of the last family closed.
+    last_samples: usize,
 }
 
 impl Parser {
@@ -58,6 +79,7 @@ impl Parser {
             family: None,
             closed: FxHashSet::default(),
             eof: false,
+            last_samples: 0,
         }
     }
 
@@ -101,15 +123,22 @@ impl Parser {
         if self.format == Format::OpenMetrics && line.is_empty() {
             return Err(self.error_at(line, 0, "OpenMetrics does not allow empty lines"));
         }
-        let parsed = parse_line(line, self.format, sample)
+        // A family named from a quoted name may not be a bare name: no hint then.
+        let family = self.family.as_ref().map_or("", |f| f.name.as_str());
+        let hint = if self.family.as_ref().is_some_and(|f| f.bare) {
+            family
+        } else {
+            ""
+        };
+        let parsed = parse_line_in(line, self.format, sample, hint)
             .map_err(|LineError { offset, message }| self.error_at(line, offset, message))?;
         match &parsed {
-            Line::Help { name, text } => {
+            Line::Help { name, .. } => {
                 let family = self.descriptor_family(line, name)?;
-                if family.help.is_some() {
+                if family.has_help {
                     return Err(self.error_at(line, 0, format!("a second HELP for `{name}`")));
                 }
-                family.help = Some(text.to_string());
+                family.has_help = true;
             }
             Line::Type { name, kind } => {
                 let family = self.descriptor_family(line, name)?;
@@ -174,10 +203,7 @@ impl Parser {
                     format!("`{name}` was described already: a family's lines must be together"),
                 ));
             }
-            self.family = Some(Family {
-                name: name.to_owned(),
-                ..Family::default()
-            });
+            self.family = Some(Family::named(name, self.last_samples));
         }
         Ok(self.family.as_mut().expect("set above"))
     }
@@ -229,10 +255,7 @@ impl Parser {
                     format!("`{name}` belongs to `{family}`, whose lines came earlier"),
                 ));
             }
-            self.family = Some(Family {
-                name: name.to_owned(),
-                ..Family::default()
-            });
+            self.family = Some(Family::named(name, self.last_samples));
         }
         let format = self.format;
         let line_no = self.line;
@@ -263,6 +286,7 @@ impl Parser {
             );
             return Err(self.error_at(line, 0, message));
         }
+        self.last_samples = family.samples;
         self.closed.insert(family.name);
         Ok(())
     }
