@@ -33,12 +33,15 @@ impl LoadedConfig {
     }
 }
 
-/// The YAML of the embedded default: stdin → console, admin on loopback only (it runs on a
-/// developer's machine, where 0.0.0.0 would expose the agent to the network).
+/// The YAML of the embedded default: stdin → console, RED metrics from access logs on
+/// /metrics, admin on loopback only (it runs on a developer's machine, where 0.0.0.0 would
+/// expose the agent to the network).
 pub const EMBEDDED_DEFAULT_YAML: &str = "\
 data_dir: ./data
 admin:
   listen: 127.0.0.1:9100
+metrics:
+  from_logs: {}
 sources:
   stdin:
     type: stdin
