@@ -3,11 +3,7 @@
 //! off the hot path.
 
 use crate::build_info;
-use prometheus::{
-    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
-
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// A counter family, registered; the definitions are static, so failing here is a bug.
 pub fn register_counter(
@@ -313,16 +309,6 @@ impl AgentMetrics {
     pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
         self.registry.gather()
     }
-
-    /// The registry in the Prometheus text format 0.0.4.
-    pub fn encode_text(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 * 1024);
-        // Encoding into a Vec only fails on invalid metric families, which we never build.
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::error!(%error, "cannot encode the agent's metrics");
-        }
-        out
-    }
 }
 
 impl Default for AgentMetrics {
@@ -340,7 +326,12 @@ mod tests {
         let metrics = AgentMetrics::new();
         metrics.source("stdin").events.inc_by(3);
         metrics.set_ready("sink.console", true);
-        let text = String::from_utf8(metrics.encode_text()).unwrap();
+        // What /metrics serves, with no scrape targets.
+        let text = crate::metrics::serve::exposition(
+            &metrics,
+            &crate::metrics::scrape::ScrapeStore::default(),
+            crate::metrics::exposition::Format::Text,
+        );
         assert!(text.contains("vigia_source_events_total{component=\"stdin\"} 3"));
         assert!(text.contains("vigia_component_ready{component=\"sink.console\"} 1"));
         assert!(text.contains(&format!(

@@ -1,7 +1,6 @@
 //! The admin server over real HTTP on an ephemeral port.
 
 use crate::support::agent::{Agent, http_get};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -113,26 +112,10 @@ fn promtool_accepts_the_agents_metrics() {
         .write_all_lines(&["{\"level\":\"info\",\"msg\":\"hello\"}"]);
     let (status, body) = http_get(&agent.url("/metrics")).unwrap();
     assert_eq!(status, 200);
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (scripts/test.sh installs Debian's prometheus package)");
-    use std::io::Write;
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let output = promtool.wait_with_output().unwrap();
+    let (code, report) = crate::support::promtool_check_metrics(body.as_bytes());
     assert!(
-        output.status.success(),
-        "promtool check metrics:\n{}{}\n--- exposition ---\n{body}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        code == Some(0),
+        "promtool check metrics:\n{report}\n--- exposition ---\n{body}"
     );
 }
 

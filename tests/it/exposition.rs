@@ -508,21 +508,8 @@ mod check_metrics {
     fn agrees_with_promtool_on_text() {
         for (name, promtool_code) in [("node_exporter.txt", 3), ("broken.txt", 1)] {
             let input = std::fs::read(data("exposition").join(name)).unwrap();
-            let mut promtool = std::process::Command::new("promtool")
-                .args(["check", "metrics"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("promtool is installed by scripts/test.sh");
-            std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), &input).unwrap();
-            drop(promtool.stdin.take());
-            let result = promtool.wait_with_output().unwrap();
-            assert_eq!(
-                result.status.code(),
-                Some(promtool_code),
-                "promtool on {name}"
-            );
+            let (code, report) = crate::support::promtool_check_metrics(&input);
+            assert_eq!(code, Some(promtool_code), "promtool on {name}: {report}");
             let (ours, _) = check(&["--strict", &fixture(name)]);
             assert_eq!(ours, promtool_code, "vigia on {name}");
         }

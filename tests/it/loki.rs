@@ -133,14 +133,11 @@ fn loki_down_then_back_loses_nothing_and_memory_stays_bounded() {
     for chunk in 0..24 {
         append_lines(&log, chunk * 1000..(chunk + 1) * 1000, &payload);
     }
-    let peak_rss = wait_for(
-        Duration::from_secs(20),
-        "the sink to report failing",
-        || {
-            let (status, _) = crate::support::agent::http_get(&agent.url("/readyz")).ok()?;
-            (status == 503).then(|| rss_kib(agent.pid()))
-        },
-    );
+    // Bounds are generous: the suite runs this next to a 113 MB scrape and a Prometheus.
+    let peak_rss = wait_for(DELIVERY_TIMEOUT, "the sink to report failing", || {
+        let (status, _) = crate::support::agent::http_get(&agent.url("/readyz")).ok()?;
+        (status == 503).then(|| rss_kib(agent.pid()))
+    });
     std::thread::sleep(Duration::from_secs(2));
     let rss = rss_kib(agent.pid()).max(peak_rss);
     eprintln!("peak RSS with Loki down: {rss} KiB");
@@ -156,7 +153,7 @@ fn loki_down_then_back_loses_nothing_and_memory_stays_bounded() {
             .unwrap()
             >= 1.0
     );
-    wait_for(Duration::from_secs(10), "ready again", || {
+    wait_for(Duration::from_secs(30), "ready again", || {
         let (status, _) = crate::support::agent::http_get(&agent.url("/readyz")).ok()?;
         (status == 200).then_some(())
     });

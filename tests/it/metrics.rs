@@ -89,23 +89,8 @@ fn node_exporter_is_scraped_and_served_again_with_target_labels_and_red_metrics(
     assert!(body.contains("vigia_http_request_duration_seconds_bucket{"));
 
     // promtool: valid text format; its only findings are node_exporter's own names.
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let checked = promtool.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&checked.stdout).to_string()
-        + &String::from_utf8_lossy(&checked.stderr);
-    assert!(matches!(checked.status.code(), Some(0 | 3)), "{report}");
+    let (code, report) = crate::support::promtool_check_metrics(body.as_bytes());
+    assert!(matches!(code, Some(0 | 3)), "{report}");
     assert!(!report.contains("error"), "{report}");
     for finding in report.lines() {
         assert!(

@@ -13,12 +13,11 @@ use std::borrow::Cow;
 pub use parser::{ParseError, Parser};
 
 /// The two exposition formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `text/plain; version=0.0.4`
     Text,
     /// `application/openmetrics-text; version=1.0.0`
-    #[value(name = "openmetrics")]
     OpenMetrics,
 }
 

@@ -58,28 +58,7 @@ fn render_text(family: &MetricFamily, out: &mut String) {
                 sample_line(out, sample, Format::Text);
             }
         }
-        _ => {
-            // One untyped family per sample name, in order of first appearance.
-            let mut names: Vec<&str> = Vec::new();
-            for sample in &family.samples {
-                if !names.contains(&sample.name.as_ref()) {
-                    names.push(&sample.name);
-                }
-            }
-            for name in names {
-                descriptors(
-                    out,
-                    name,
-                    "untyped",
-                    family.help.as_deref(),
-                    None,
-                    Format::Text,
-                );
-                for sample in family.samples.iter().filter(|s| s.name.as_ref() == name) {
-                    sample_line(out, sample, Format::Text);
-                }
-            }
-        }
+        _ => one_family_per_sample_name(family, "untyped", Format::Text, out),
     }
 }
 
@@ -113,30 +92,8 @@ fn render_openmetrics(
         }
     }
     if kind == MetricType::Unknown {
-        // An unknown family's samples carry its name alone: one family per sample name.
-        let mut names: Vec<&str> = Vec::new();
-        for sample in &family.samples {
-            if !names.contains(&sample.name.as_ref()) {
-                names.push(&sample.name);
-            }
-        }
-        for sample_name in names {
-            descriptors(
-                out,
-                sample_name,
-                "unknown",
-                family.help.as_deref(),
-                None,
-                Format::OpenMetrics,
-            );
-            for sample in family
-                .samples
-                .iter()
-                .filter(|s| s.name.as_ref() == sample_name)
-            {
-                sample_line(out, sample, Format::OpenMetrics);
-            }
-        }
+        // An unknown family's samples carry its name alone.
+        one_family_per_sample_name(family, "unknown", Format::OpenMetrics, out);
         return;
     }
     let unit = family
@@ -153,6 +110,24 @@ fn render_openmetrics(
     );
     for sample in &family.samples {
         sample_line(out, sample, Format::OpenMetrics);
+    }
+}
+
+/// `family` written as one family of type `kind` per distinct sample name, in order of first
+/// appearance: for types the format does not have, and unknown families (whose samples carry
+/// the family's name alone).
+fn one_family_per_sample_name(family: &MetricFamily, kind: &str, format: Format, out: &mut String) {
+    let mut names: Vec<&str> = Vec::new();
+    for sample in &family.samples {
+        if !names.contains(&sample.name.as_ref()) {
+            names.push(&sample.name);
+        }
+    }
+    for name in names {
+        descriptors(out, name, kind, family.help.as_deref(), None, format);
+        for sample in family.samples.iter().filter(|s| s.name.as_ref() == name) {
+            sample_line(out, sample, format);
+        }
     }
 }
 

@@ -39,3 +39,25 @@ pub fn data(relative: &str) -> std::path::PathBuf {
         .join("tests/data")
         .join(relative)
 }
+
+/// `promtool check metrics` on `exposition`: its exit code and everything it printed.
+pub fn promtool_check_metrics(exposition: &[u8]) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/test.sh installs Debian's prometheus package)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(exposition)
+        .expect("promtool reads its input");
+    let output = promtool.wait_with_output().expect("promtool finishes");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), report)
+}
