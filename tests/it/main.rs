@@ -6,6 +6,7 @@ mod docs;
 mod examples;
 mod exposition;
 mod file_source;
+mod latency;
 mod loki;
 mod metrics;
 mod parse;

@@ -1,0 +1,31 @@
+//! The latency-detection evaluation at full scale: `cargo bench --bench latency_eval`.
+//! SCALE=small runs the test suite's size; SEED changes the scenarios.
+
+use std::time::Instant;
+use vigia::latency::detector::DetectorSettings;
+use vigia::latency::eval::{Scale, evaluate, suite};
+
+fn main() {
+    let scale = match std::env::var("SCALE").as_deref() {
+        Ok("small") => Scale::Small,
+        _ => Scale::Full,
+    };
+    let seed = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let scenarios = suite(seed, scale);
+    let started = Instant::now();
+    let report = evaluate(&scenarios, &DetectorSettings::default());
+    if std::env::var_os("VERBOSE").is_some() {
+        for (name, delay, false_alarms) in &report.vigia_by_scenario {
+            println!("{name:40} detected after {delay:?} min, false alarms {false_alarms:?}");
+        }
+    }
+    println!(
+        "{scale:?} scale, seed {seed}, {} scenarios, {:.1} s",
+        scenarios.len(),
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", report.table());
+}
