@@ -39,6 +39,9 @@ pub enum Command {
     /// Check a Prometheus exposition (text 0.0.4 or OpenMetrics 1.0) like `promtool check
     /// metrics`: exit 0 if valid, 1 if not, 3 with --strict when lint found something
     CheckMetrics(CheckMetricsArgs),
+    /// Detect latency regressions in a CSV of `timestamp,value` rows with the agent's detector:
+    /// one JSON line per regression
+    Detect(DetectArgs),
     /// Print the version, git commit and build date
     Version,
 }
@@ -100,6 +103,37 @@ pub struct CheckMetricsArgs {
     pub input: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The CSV file (`-` for stdin): `timestamp,value` rows, timestamps RFC 3339 or unix seconds
+    #[arg(long, value_name = "FILE.csv")]
+    pub input: String,
+    /// samples: one request latency per row; quantiles: one per-interval quantile per row
+    #[arg(long, value_enum, default_value = "samples")]
+    pub kind: crate::latency::offline::InputKind,
+    /// Window length
+    #[arg(long, default_value = "1m", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Values are milliseconds (default: seconds)
+    #[arg(long)]
+    pub milliseconds: bool,
+    /// Smallest relative increase reported (0.1 = 10 %)
+    #[arg(long, default_value_t = 0.10)]
+    pub min_relative: f64,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| e.to_string())
+        .and_then(|d| {
+            if d.is_zero() {
+                Err("the interval must be positive".to_owned())
+            } else {
+                Ok(d)
+            }
+        })
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FormatChoice {
     Auto,
@@ -114,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => cmd::check_config::execute(&args),
         Command::Parse(args) => cmd::parse::execute(&args),
         Command::CheckMetrics(args) => cmd::check_metrics::execute(&args),
+        Command::Detect(args) => cmd::detect::execute(&args),
         Command::Version => {
             println!("{}", crate::build_info::describe());
             0

@@ -7,5 +7,6 @@
 
 pub mod detector;
 pub mod eval;
+pub mod offline;
 pub mod sketch;
 pub mod stats;

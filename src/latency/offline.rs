@@ -1,0 +1,140 @@
+//! `vigia detect`: the live detector run over a CSV of `timestamp,value` rows.
+
+use super::detector::{DetectorSettings, Regression, SignalDetector, Transition};
+use super::sketch::LatencySketch;
+use std::io::BufRead;
+
+/// What each row's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputKind {
+    /// One request's latency per row.
+    Samples,
+    /// One per-interval quantile (e.g. a p95 series exported from Prometheus) per row.
+    Quantiles,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("line {line}: {reason}")]
+pub struct RowError {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Reads `timestamp,value` rows: RFC 3339 or unix seconds, then a number (× `scale` to get
+/// seconds). A first line that does not parse is taken as a header; blank lines and `#`
+/// comments are skipped.
+pub fn read_rows(input: impl BufRead, scale: f64) -> Result<Vec<(f64, f64)>, RowError> {
+    let mut rows = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let number = index + 1;
+        let line = line.map_err(|e| RowError {
+            line: number,
+            reason: e.to_string(),
+        })?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_row(line) {
+            Ok((time, value)) => rows.push((time, value * scale)),
+            Err(_) if number == 1 => continue,
+            Err(reason) => {
+                return Err(RowError {
+                    line: number,
+                    reason,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(rows)
+}
+
+fn parse_row(line: &str) -> Result<(f64, f64), String> {
+    let (time, value) = line
+        .split_once(',')
+        .ok_or_else(|| "expected `timestamp,value`".to_owned())?;
+    let (time, value) = (
+        time.trim().trim_matches('"'),
+        value.trim().trim_matches('"'),
+    );
+    let time = match time.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() => seconds,
+        _ => chrono::DateTime::parse_from_rfc3339(time)
+            .map(|t| t.timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9)
+            .map_err(|_| format!("`{time}` is neither RFC 3339 nor unix seconds"))?,
+    };
+    let value: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("`{value}` is not a duration"));
+    }
+    Ok((time, value))
+}
+
+/// Runs the detector over time-ordered rows grouped into `interval_seconds` windows;
+/// returns every regression, ended or still active at the end of the input.
+pub fn detect(
+    rows: &[(f64, f64)],
+    interval_seconds: f64,
+    settings: &DetectorSettings,
+) -> Vec<Regression> {
+    let mut detector = SignalDetector::new(settings);
+    let mut found = Vec::new();
+    let Some(&(first, _)) = rows.first() else {
+        return found;
+    };
+    let window_of = |time: f64| ((time - first) / interval_seconds).floor() as u64;
+    let mut current = 0u64;
+    let mut sketch = LatencySketch::new();
+    let mut close = |detector: &mut SignalDetector, sketch: LatencySketch, window: u64| {
+        let end = first + (window + 1) as f64 * interval_seconds;
+        for transition in detector.close_window(sketch, end, 1, settings) {
+            match transition {
+                Transition::Started(regression) => found.push(regression),
+                Transition::Ended(ended) => {
+                    if let Some(open) = found.iter_mut().rev().find(|r| {
+                        r.quantile == ended.quantile && r.detected_at == ended.detected_at
+                    }) {
+                        open.ended_at = ended.ended_at;
+                        open.end_reason = ended.end_reason;
+                    }
+                }
+            }
+        }
+    };
+    for &(time, value) in rows {
+        let window = window_of(time);
+        while current < window {
+            close(&mut detector, std::mem::take(&mut sketch), current);
+            current += 1;
+        }
+        sketch.add(value);
+    }
+    close(&mut detector, sketch, current);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_take_rfc3339_or_unix_seconds_and_skip_a_header() {
+        let csv = "timestamp,latency\n2024-05-01T12:00:00Z,0.120\n1714564801.5,0.080\n\n# note\n";
+        let rows = read_rows(csv.as_bytes(), 1.0).unwrap();
+        assert_eq!(rows, vec![(1714564800.0, 0.120), (1714564801.5, 0.080)]);
+        let ms = read_rows("1,120\n".as_bytes(), 1e-3).unwrap();
+        assert_eq!(ms, vec![(1.0, 0.12)]);
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line() {
+        let error = read_rows("1,0.1\n2,fast\n".as_bytes(), 1.0).unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(error.reason.contains("fast"), "{error}");
+        assert!(read_rows("1,0.1\n2;0.3\n".as_bytes(), 1.0).is_err());
+        assert!(read_rows("1,0.1\n2,-3\n".as_bytes(), 1.0).is_err());
+    }
+}
