@@ -10,6 +10,8 @@
 
 use crate::admin::{self, AdminState, Health};
 use crate::config::{Config, SinkKind, SourceKind};
+use crate::latency::monitor::LatencyMonitor;
+use crate::latency::probe as latency_probe;
 use crate::logs::normalize::{self, Normalizer};
 use crate::logs::redact::Redactor;
 use crate::logs::source;
@@ -70,12 +72,14 @@ pub async fn run(
             admin_stop.clone(),
         ));
     }
+    let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
     tokio::spawn(admin::serve(
         listener,
         AdminState {
             metrics: metrics.clone(),
             health: health.clone(),
             scrape,
+            latency: latency.clone(),
         },
         admin_stop.clone(),
     ));
@@ -135,7 +139,11 @@ pub async fn run(
         if let (Some(families), Some(settings)) = (&http_families, &config.from_logs)
             && (settings.sources.is_empty() || settings.sources.contains(&source.id))
         {
-            normalizer = normalizer.with_http_metrics(families.for_service(&source.id));
+            let mut recorder = families.for_service(&source.id);
+            if let Some(monitor) = &latency {
+                recorder = recorder.with_latency(monitor.service(&source.id));
+            }
+            normalizer = normalizer.with_http_metrics(recorder);
         }
         normalizers.spawn(normalize::stage::run(
             rx,
@@ -222,6 +230,54 @@ pub async fn run(
         tracing::info!("shutdown complete");
         Outcome::Drained
     })
+}
+
+/// The latency detector (when there are latencies to watch: access logs or a probe) and the
+/// probe. The service version is the configured one, else a scraped `*_build_info`'s.
+fn start_latency(
+    config: &Config,
+    metrics: &AgentMetrics,
+    scrape: &Arc<ScrapeStore>,
+    stop: &CancellationToken,
+) -> Option<Arc<LatencyMonitor>> {
+    let settings = &config.latency;
+    let watched = config.from_logs.is_some() || settings.probe.is_some();
+    let monitor = (settings.detect && watched)
+        .then(|| LatencyMonitor::new(metrics.registry(), settings.clone()));
+    if let Some(monitor) = &monitor {
+        let configured = settings.version.clone();
+        let scrape = scrape.clone();
+        let version = move || configured.clone().or_else(|| scraped_version(&scrape));
+        tokio::spawn(monitor.clone().run(version, stop.clone()));
+    }
+    if let Some(probe) = &settings.probe {
+        let probe_metrics =
+            latency_probe::ProbeMetrics::register(metrics.registry(), &probe.service);
+        let recorder = monitor.as_ref().map(|m| m.service(&probe.service));
+        tokio::spawn(latency_probe::run(
+            probe.clone(),
+            probe_metrics,
+            recorder,
+            stop.clone(),
+        ));
+    }
+    monitor
+}
+
+/// The `version` label of a scraped `*_build_info` series, if the service exports one.
+fn scraped_version(scrape: &ScrapeStore) -> Option<String> {
+    scrape
+        .families()
+        .iter()
+        .filter(|family| family.name.ends_with("_build_info"))
+        .flat_map(|family| family.samples.iter())
+        .find_map(|sample| {
+            sample
+                .labels
+                .iter()
+                .find(|(name, _)| &**name == "version")
+                .map(|(_, value)| value.clone())
+        })
 }
 
 /// The redactor every source shares, counting into `vigia_redactions_total`.

@@ -1,4 +1,5 @@
-//! The admin server (hyper, HTTP/1.1): `/metrics`, `/healthz`, `/readyz`.
+//! The admin server (hyper, HTTP/1.1): `/metrics`, `/healthz`, `/readyz`,
+//! `/api/v1/regressions`.
 
 pub mod health;
 
@@ -29,6 +30,8 @@ pub struct AdminState {
     pub health: Health,
     /// What the scrape targets exposed last.
     pub scrape: Arc<crate::metrics::scrape::ScrapeStore>,
+    /// The latency regression detector, when it runs.
+    pub latency: Option<Arc<crate::latency::monitor::LatencyMonitor>>,
 }
 
 /// Binds the admin address; failing here is a startup error the user must see.
@@ -72,11 +75,14 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
 
 fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    let known = matches!(path, "/metrics" | "/healthz" | "/readyz");
+    let known = matches!(
+        path,
+        "/metrics" | "/healthz" | "/readyz" | "/api/v1/regressions"
+    );
     if !known {
         return json(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz"]}),
+            &serde_json::json!({"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz", "/api/v1/regressions"]}),
         );
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -106,6 +112,13 @@ fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>
                 ))))
                 .expect("static response parts are valid")
         }
+        "/api/v1/regressions" => match &state.latency {
+            Some(monitor) => json(StatusCode::OK, &monitor.report()),
+            None => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "latency detection is off: no access-log RED metrics (metrics.from_logs) and no latency.probe, or latency.detect is false"}),
+            ),
+        },
         "/healthz" => {
             if state.health.is_live() {
                 json(StatusCode::OK, &serde_json::json!({"status": "ok"}))

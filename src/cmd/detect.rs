@@ -4,6 +4,7 @@
 use crate::cli::{DetectArgs, EXIT_FAILURE};
 use crate::latency::detector::DetectorSettings;
 use crate::latency::offline::{InputKind, detect, read_rows};
+use crate::latency::unix_to_rfc3339;
 use std::io::{BufRead, BufReader, Write};
 
 pub fn execute(args: &DetectArgs) -> u8 {
@@ -35,14 +36,14 @@ pub fn execute(args: &DetectArgs) -> u8 {
     let mut out = std::io::stdout().lock();
     for regression in &regressions {
         let line = Line {
-            start: rfc3339(regression.start),
-            detected_at: rfc3339(regression.detected_at),
+            start: unix_to_rfc3339(regression.start),
+            detected_at: unix_to_rfc3339(regression.detected_at),
             quantile: regression.quantile,
             baseline: micros(regression.baseline),
             current: micros(regression.current),
             ratio: (regression.ratio * 1000.0).round() / 1000.0,
             compared_with: regression.compared_with,
-            ended_at: regression.ended_at.map(rfc3339),
+            ended_at: regression.ended_at.map(unix_to_rfc3339),
             end_reason: regression.end_reason,
         };
         let line = serde_json::to_string(&line).expect("plain fields serialize");
@@ -71,12 +72,6 @@ struct Line {
     compared_with: &'static str,
     ended_at: Option<String>,
     end_reason: Option<&'static str>,
-}
-
-fn rfc3339(unix_seconds: f64) -> String {
-    chrono::DateTime::from_timestamp_millis((unix_seconds * 1000.0).round() as i64)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 fn micros(seconds: f64) -> f64 {

@@ -6,6 +6,7 @@ pub mod bytesize;
 pub mod diagnostics;
 pub mod duration;
 pub mod interpolate;
+pub mod latency;
 pub mod located;
 pub mod loki;
 pub mod metrics;

@@ -35,6 +35,8 @@ pub struct ConfigFile {
         skip_serializing_if = "super::metrics::MetricsSection::is_empty"
     )]
     pub metrics: super::metrics::MetricsSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<super::latency::LatencySection>,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
 }

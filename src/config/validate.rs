@@ -26,6 +26,7 @@ pub struct Config {
     pub redaction: RedactionConfig,
     pub scrape: Vec<super::metrics::ScrapeSettings>,
     pub from_logs: Option<super::metrics::FromLogsSettings>,
+    pub latency: super::latency::LatencySettings,
 }
 
 /// The redaction rules in force.
@@ -304,6 +305,9 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .as_ref()
         .map(|spec| super::metrics::validate_from_logs(spec, &source_names, &mut problems));
 
+    let latency =
+        super::latency::validate(&file.latency.clone().unwrap_or_default(), &mut problems);
+
     match (admin_listen, problems.is_empty()) {
         (Some(admin_listen), true) => Ok(Config {
             data_dir: PathBuf::from(&file.data_dir),
@@ -316,6 +320,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             redaction,
             scrape,
             from_logs,
+            latency,
         }),
         _ => Err(problems),
     }

@@ -98,7 +98,9 @@ impl DetectorSettings {
 pub struct Regression {
     pub quantile: f64,
     /// End of the last window before the evidence started to accumulate.
+    #[serde(serialize_with = "super::serialize_time")]
     pub start: f64,
+    #[serde(serialize_with = "super::serialize_time")]
     pub detected_at: f64,
     /// Baseline and recent values of the quantile, in seconds; ratio = the shift estimate.
     pub baseline: f64,
@@ -106,7 +108,10 @@ pub struct Regression {
     pub ratio: f64,
     /// `trailing` or `previous_version`.
     pub compared_with: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::serialize_optional_time"
+    )]
     pub ended_at: Option<f64>,
     /// `recovered` or `accepted` (became the new normal after `accept_after`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@
 //! `vigia_http_routes_overflow_total`.
 
 use crate::config::metrics::FromLogsSettings;
+use crate::latency::monitor::ServiceLatency;
 use crate::telemetry::metrics::register_counter;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Registry};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -60,6 +61,7 @@ impl HttpFamilies {
             routes: FxHashSet::default(),
             handles: FxHashMap::default(),
             overflow: self.overflow.with_label_values(&[service]),
+            latency: None,
         }
     }
 }
@@ -71,9 +73,16 @@ pub struct ServiceHttpMetrics {
     routes: FxHashSet<String>,
     handles: FxHashMap<(String, String, u16), (IntCounter, Histogram)>,
     overflow: IntCounter,
+    /// The latency windows of the regression detector, fed the same routes.
+    latency: Option<ServiceLatency>,
 }
 
 impl ServiceHttpMetrics {
+    pub fn with_latency(mut self, latency: ServiceLatency) -> Self {
+        self.latency = Some(latency);
+        self
+    }
+
     /// One request: `route` as logged if the service logs it, else its `path`.
     pub fn observe(
         &mut self,
@@ -96,6 +105,10 @@ impl ServiceHttpMetrics {
                 self.overflow.inc();
                 route = "other".to_owned();
             }
+        }
+        let duration = duration.filter(|d| d.is_finite() && *d >= 0.0);
+        if let (Some(latency), Some(seconds)) = (&self.latency, duration) {
+            latency.observe(&route, seconds);
         }
         let class = status / 100;
         let key = (method.to_owned(), route, class);
@@ -122,7 +135,7 @@ impl ServiceHttpMetrics {
             }
         };
         requests.inc();
-        if let Some(seconds) = duration.filter(|d| d.is_finite() && *d >= 0.0) {
+        if let Some(seconds) = duration {
             histogram.observe(seconds);
         }
     }

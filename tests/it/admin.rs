@@ -18,6 +18,7 @@ async fn serve(health: Health, metrics: Arc<AgentMetrics>) -> (String, Cancellat
             metrics,
             health,
             scrape: Default::default(),
+            latency: None,
         },
         stop.clone(),
     ));

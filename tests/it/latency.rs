@@ -172,3 +172,125 @@ mod detect_command {
         );
     }
 }
+
+mod live {
+    use crate::support::agent::{Agent, http_get};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// A service health endpoint for the probe: answers 200 to anything, until `stop`.
+    fn health_endpoint(stop: Arc<AtomicBool>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(1)))
+                            .unwrap();
+                        let mut request = [0u8; 1024];
+                        let _ = stream.read(&mut request);
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        url
+    }
+
+    fn access_line(rng: &mut fastrand::Rng, slowdown: f64) -> String {
+        // Log-normal around 50 ms, the request time in seconds at the end (nginx `$request_time`).
+        let z =
+            (-2.0 * rng.f64().max(1e-12).ln()).sqrt() * (std::f64::consts::TAU * rng.f64()).cos();
+        let seconds = 0.050 * (0.3 * z).exp() * slowdown;
+        format!(
+            "10.1.2.{} - - [22/Nov/2026:10:00:00 +0000] \"GET /orders/{} HTTP/1.1\" 200 512 \"-\" \"okhttp/4.12\" {seconds:.4}\n",
+            rng.u8(1..250),
+            rng.u32(1000..99999)
+        )
+    }
+
+    #[test]
+    fn a_latency_step_in_the_access_log_is_reported_on_the_api_metrics_and_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let probe_url = health_endpoint(stop.clone());
+        let config = dir.path().join("vigia.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: {}\nmetrics:\n  from_logs: {{}}\nlatency:\n  interval: 200ms\n  warmup_windows: 10\n  probe:\n    url: {probe_url}\n    interval: 200ms\n    timeout: 200ms\n    service: checkout\nsources:\n  checkout:\n    type: stdin\nsinks:\n  out:\n    type: console\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut agent = Agent::start(&["--config", config.to_str().unwrap()]);
+        // The records vigia prints must be read, or the console sink (rightly) pushes back.
+        let _records = crate::support::agent::collect(agent.take_stdout());
+        let mut rng = fastrand::Rng::with_seed(5);
+        let started = Instant::now();
+        let mut report = serde_json::Value::Null;
+        // 500 requests/s: 8 s of normal traffic (40 windows), then 80 % slower, for at most 40 s.
+        while started.elapsed() < Duration::from_secs(40) {
+            let slowdown = if started.elapsed() < Duration::from_secs(8) {
+                1.0
+            } else {
+                1.8
+            };
+            let batch: String = (0..10).map(|_| access_line(&mut rng, slowdown)).collect();
+            agent.stdin().write_all(batch.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            if slowdown > 1.0 && rng.u8(..) < 30 {
+                let (status, body) = http_get(&agent.url("/api/v1/regressions")).unwrap();
+                assert_eq!(status, 200, "{body}");
+                report = serde_json::from_str(&body).unwrap();
+                if report["active"].as_array().is_some_and(|a| !a.is_empty()) {
+                    break;
+                }
+            }
+        }
+        let active = report["active"].as_array().cloned().unwrap_or_default();
+        assert!(!active.is_empty(), "no regression after 40 s: {report}");
+        let regression = &active[0];
+        assert_eq!(regression["service"], "checkout", "{regression}");
+        assert_eq!(regression["route"], "/orders/{num}", "{regression}");
+        assert!(regression["ratio"].as_f64().unwrap() > 1.3, "{regression}");
+        assert!(
+            regression["detected_at"].as_str().unwrap().ends_with('Z'),
+            "{regression}"
+        );
+        let series = format!(
+            "vigia_latency_regression{{quantile=\"{}\",route=\"/orders/{{num}}\",service=\"checkout\"}}",
+            vigia::latency::monitor::format_quantile(regression["quantile"].as_f64().unwrap())
+        );
+        assert_eq!(agent.metric(&series), Some(1.0), "{series}");
+        assert!(agent.metric("vigia_latency_ratio{").is_some());
+        assert_eq!(
+            agent.metric("vigia_probe_success{service=\"checkout\"}"),
+            Some(1.0)
+        );
+        assert!(
+            agent
+                .metric("vigia_probe_duration_seconds_count{service=\"checkout\"}")
+                .unwrap_or(0.0)
+                >= 1.0
+        );
+        let logs = agent.logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("\"event\":\"latency_regression_started\"")
+                    && l.contains("/orders/{num}")),
+            "no regression event in the agent's log: {logs:?}"
+        );
+        stop.store(true, Ordering::Relaxed);
+    }
+}
