@@ -266,9 +266,7 @@ impl Monitor {
         if self.change_start.is_nan() {
             self.change_start = end;
         }
-        let Some((score, z_squared)) = self.score(window, baseline, settings) else {
-            return None;
-        };
+        let (score, z_squared) = self.score(window, baseline, settings)?;
         let threshold = self.threshold(settings, routes);
         let increment = if self.is_rank() {
             score / self.dispersion.max(1.0).sqrt() - settings.shift_allowance

@@ -69,7 +69,7 @@ impl Scenario {
         // Bursts are a property of the minute, the same for every route.
         let burst = self.traffic == Traffic::BurstyHeavyTail && {
             let mut minute_rng = fastrand::Rng::with_seed(self.seed ^ 0xB0B5 ^ (window as u64 / 2));
-            minute_rng.f64() < 1.0 / 60.0 && (window % 2 == 0 || minute_rng.bool())
+            minute_rng.f64() < 1.0 / 60.0 && (window.is_multiple_of(2) || minute_rng.bool())
         };
         let count = poisson(rng, rate * WINDOW_SECONDS);
         let regression = self
