@@ -65,14 +65,20 @@ pub async fn run(
     tracing::info!(addr = %bound, "admin server listening");
     let admin_stop = CancellationToken::new();
     let scrape = Arc::new(ScrapeStore::new(&config.scrape));
+    let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
     for target in &config.scrape {
+        let histogram = target
+            .red
+            .as_ref()
+            .filter(|mapping| mapping.duration.is_some())
+            .and_then(|mapping| Some(latency.as_ref()?.service(&mapping.service)));
         tokio::spawn(crate::metrics::scrape::target::run(
             target.clone(),
             scrape.clone(),
+            histogram,
             admin_stop.clone(),
         ));
     }
-    let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
     tokio::spawn(admin::serve(
         listener,
         AdminState {
@@ -241,7 +247,11 @@ fn start_latency(
     stop: &CancellationToken,
 ) -> Option<Arc<LatencyMonitor>> {
     let settings = &config.latency;
-    let watched = config.from_logs.is_some() || settings.probe.is_some();
+    let mapped_histogram = config
+        .scrape
+        .iter()
+        .any(|t| t.red.as_ref().is_some_and(|m| m.duration.is_some()));
+    let watched = config.from_logs.is_some() || settings.probe.is_some() || mapped_histogram;
     let monitor = (settings.detect && watched)
         .then(|| LatencyMonitor::new(metrics.registry(), settings.clone()));
     if let Some(monitor) = &monitor {

@@ -7,6 +7,7 @@
 
 pub mod detector;
 pub mod eval;
+pub mod histogram;
 pub mod monitor;
 pub mod offline;
 pub mod probe;

@@ -33,9 +33,21 @@ pub struct ServiceLatency {
 
 impl ServiceLatency {
     pub fn observe(&self, route: &str, seconds: f64) {
+        self.observe_weighted(route, seconds, 1.0);
+    }
+
+    /// Requests recorded for `route` in the current window, and their median.
+    pub fn current_window(&self, route: &str) -> Option<(f64, f64)> {
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let sketch = windows.get(route)?;
+        Some((sketch.count(), sketch.quantile(0.5)?))
+    }
+
+    /// `weight` requests of `seconds` each (a histogram bucket's increment).
+    pub fn observe_weighted(&self, route: &str, seconds: f64, weight: f64) {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sketch) = windows.get_mut(route) {
-            sketch.add(seconds);
+            sketch.add_weighted(seconds, weight);
             return;
         }
         let route = if windows.len() < MAX_ROUTES_PER_SERVICE {
@@ -43,7 +55,10 @@ impl ServiceLatency {
         } else {
             "other"
         };
-        windows.entry(route.to_owned()).or_default().add(seconds);
+        windows
+            .entry(route.to_owned())
+            .or_default()
+            .add_weighted(seconds, weight);
     }
 }
 

@@ -4,6 +4,8 @@
 use super::relabel::{apply, attach_target_labels};
 use super::{ScrapeStore, TargetState};
 use crate::config::metrics::ScrapeSettings;
+use crate::latency::histogram::HistogramFeed;
+use crate::latency::monitor::ServiceLatency;
 use crate::metrics::exposition::family::{CollectError, Collected, Collector};
 use crate::metrics::exposition::{Format, SCRAPE_ACCEPT};
 use std::sync::Arc;
@@ -11,7 +13,14 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Scrapes until `stop`; each result replaces the target's state in `store`.
-pub async fn run(settings: ScrapeSettings, store: Arc<ScrapeStore>, stop: CancellationToken) {
+/// With `latency`, the RED-mapped duration histogram's increments feed the detector.
+pub async fn run(
+    settings: ScrapeSettings,
+    store: Arc<ScrapeStore>,
+    latency: Option<ServiceLatency>,
+    stop: CancellationToken,
+) {
+    let mut histogram_feed = HistogramFeed::default();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
         .timeout(settings.timeout)
@@ -48,6 +57,9 @@ pub async fn run(settings: ScrapeSettings, store: Arc<ScrapeStore>, stop: Cancel
                 }
                 if let Some(mapping) = &settings.red {
                     let derived = super::red_map::derive(&collected.families, mapping);
+                    if let Some(latency) = &latency {
+                        histogram_feed.feed(&derived, latency);
+                    }
                     collected.families.extend(derived);
                 }
                 TargetState {
