@@ -131,6 +131,7 @@ pub async fn run(
         .from_logs
         .as_ref()
         .map(|settings| crate::metrics::red::HttpFamilies::register(metrics.registry(), settings));
+    export_slos(&config, &metrics);
     let stop_sources = CancellationToken::new();
     let mut sources = JoinSet::new();
     let mut normalizers = JoinSet::new();
@@ -272,6 +273,68 @@ fn start_latency(
         ));
     }
     monitor
+}
+
+/// `vigia_slo_*{service}` for every service whose RED metrics vigia serves (access-log
+/// sources, mapped scrape targets, the probe), so generic alert rules find each one's
+/// objectives.
+fn export_slos(config: &Config, metrics: &AgentMetrics) {
+    let mut services: Vec<String> = Vec::new();
+    if let Some(from_logs) = &config.from_logs {
+        services.extend(
+            config
+                .sources
+                .iter()
+                .filter(|s| from_logs.sources.is_empty() || from_logs.sources.contains(&s.id))
+                .map(|s| s.id.clone()),
+        );
+    }
+    services.extend(
+        config
+            .scrape
+            .iter()
+            .filter_map(|t| Some(t.red.as_ref()?.service.clone())),
+    );
+    if let Some(probe) = &config.latency.probe {
+        services.push(probe.service.clone());
+    }
+    services.sort();
+    services.dedup();
+    if services.is_empty() {
+        return;
+    }
+    let registry = metrics.registry();
+    let gauge = |name: &str, help: &str| {
+        let gauge = prometheus::GaugeVec::new(prometheus::Opts::new(name, help), &["service"])
+            .expect("valid gauge");
+        registry
+            .register(Box::new(gauge.clone()))
+            .expect("registered once");
+        gauge
+    };
+    let availability = gauge(
+        "vigia_slo_availability_objective",
+        "Share of requests that must not fail (slo.availability).",
+    );
+    let threshold = gauge(
+        "vigia_slo_latency_threshold_seconds",
+        "Requests slower than this count against the latency objective (slo.latency_threshold).",
+    );
+    let objective = gauge(
+        "vigia_slo_latency_objective",
+        "Share of requests that must be faster than the threshold (slo.latency_objective).",
+    );
+    for service in &services {
+        availability
+            .with_label_values(&[service])
+            .set(config.slo.availability);
+        threshold
+            .with_label_values(&[service])
+            .set(config.slo.latency_threshold.0.as_secs_f64());
+        objective
+            .with_label_values(&[service])
+            .set(config.slo.latency_objective);
+    }
 }
 
 /// The `version` label of a scraped `*_build_info` series, if the service exports one.

@@ -11,6 +11,7 @@ pub mod located;
 pub mod loki;
 pub mod metrics;
 pub mod raw;
+pub mod slo;
 pub mod validate;
 
 pub use diagnostics::{ConfigError, Diagnostic};

@@ -37,6 +37,8 @@ pub struct ConfigFile {
     pub metrics: super::metrics::MetricsSection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<super::latency::LatencySection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::slo::SloSection>,
     pub sources: BTreeMap<String, SourceSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
 }

@@ -27,6 +27,7 @@ pub struct Config {
     pub scrape: Vec<super::metrics::ScrapeSettings>,
     pub from_logs: Option<super::metrics::FromLogsSettings>,
     pub latency: super::latency::LatencySettings,
+    pub slo: super::slo::SloSection,
 }
 
 /// The redaction rules in force.
@@ -305,6 +306,8 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .as_ref()
         .map(|spec| super::metrics::validate_from_logs(spec, &source_names, &mut problems));
 
+    let slo = file.slo.clone().unwrap_or_default();
+    super::slo::validate(&slo, &mut problems);
     let latency =
         super::latency::validate(&file.latency.clone().unwrap_or_default(), &mut problems);
 
@@ -321,6 +324,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             scrape,
             from_logs,
             latency,
+            slo,
         }),
         _ => Err(problems),
     }

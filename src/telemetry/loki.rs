@@ -17,6 +17,7 @@ pub struct LokiFamilies {
     unexpected_success: IntCounterVec,
     request_duration: HistogramVec,
     buffer_bytes: IntGaugeVec,
+    buffer_max_bytes: IntGaugeVec,
     buffer_lines: IntGaugeVec,
     active_streams: IntGaugeVec,
     disk_corrupted_bytes: IntCounterVec,
@@ -45,6 +46,14 @@ pub struct LokiMetrics {
 }
 
 impl LokiMetrics {
+    /// Publishes a buffer's capacity (`memory` or `disk`).
+    pub fn buffer_capacity(&self, buffer: &str, bytes: u64) {
+        self.families
+            .buffer_max_bytes
+            .with_label_values(&[&self.component, buffer])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     /// Requests by outcome: the HTTP status, or `error` when there was no response.
     pub fn request(&self, status: &str) {
         self.families
@@ -134,6 +143,12 @@ impl LokiFamilies {
                 "vigia_loki_buffer_bytes",
                 "Bytes waiting for Loki, by buffer: memory (lines, bounded by buffer.max_bytes) \
                  or disk (frames, bounded by buffer.disk.max_bytes).",
+                &["component", "buffer"],
+            ),
+            buffer_max_bytes: register_gauge(
+                registry,
+                "vigia_loki_buffer_max_bytes",
+                "Capacity of each buffer (buffer.max_bytes, buffer.disk.max_bytes when it is on).",
                 &["component", "buffer"],
             ),
             buffer_lines: register_gauge(

@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to link than one per file), with shared support.
 
 mod admin;
+mod alerts;
 mod cli;
 mod docs;
 mod examples;

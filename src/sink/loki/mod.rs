@@ -52,10 +52,12 @@ pub async fn run(
 ) -> anyhow::Result<u64> {
     let client = LokiClient::new(&settings)?;
     let memory = Arc::new(Semaphore::new(settings.buffer_max_bytes));
+    metrics.buffer_capacity("memory", settings.buffer_max_bytes as u64);
     let (ready_tx, ready_rx) = mpsc::unbounded_channel::<Ready>();
     let mut disk = None;
     let mut feeder = None;
     if settings.when_full == WhenFull::Disk {
+        metrics.buffer_capacity("disk", settings.disk_max_bytes);
         let (writer, reader, recovered) = DiskBuffer::open(
             disk_dir,
             settings.disk_max_bytes,
