@@ -278,6 +278,10 @@ mod live {
             agent.metric("vigia_probe_success{service=\"checkout\"}"),
             Some(1.0)
         );
+        assert_eq!(
+            agent.metric("vigia_slo_availability_objective{service=\"checkout\"}"),
+            Some(0.999)
+        );
         assert!(
             agent
                 .metric("vigia_probe_duration_seconds_count{service=\"checkout\"}")
