@@ -3,6 +3,7 @@
 mod admin;
 mod alerts;
 mod cli;
+mod dashboards;
 mod docs;
 mod examples;
 mod exposition;
