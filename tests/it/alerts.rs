@@ -34,6 +34,34 @@ fn rules() -> serde_json::Value {
 }
 
 #[test]
+fn the_loki_rule_is_complete_and_has_a_runbook() {
+    // No Loki binary here to check the LogQL; its shape and annotations are checked.
+    let text = std::fs::read_to_string(alerts_dir().join("vigia.loki-rules.yml")).unwrap();
+    let rules: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let runbooks =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks.md"))
+            .unwrap();
+    let rule = &rules["groups"][0]["rules"][0];
+    let name = rule["alert"].as_str().unwrap();
+    assert!(
+        rule["expr"]
+            .as_str()
+            .unwrap()
+            .contains("level=~\"error|fatal\"")
+    );
+    for annotation in ["summary", "description", "runbook_url", "dashboard"] {
+        assert!(
+            rule["annotations"][annotation].is_string(),
+            "{name}: no {annotation}"
+        );
+    }
+    assert!(
+        runbooks.contains(&format!("## {name}\n")),
+        "{name}: no runbook"
+    );
+}
+
+#[test]
 fn every_alert_is_complete_and_tested_both_ways() {
     let runbooks =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks.md"))
