@@ -175,37 +175,10 @@ mod detect_command {
 
 mod live {
     use crate::support::agent::{Agent, http_get};
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::io::Write;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
-
-    /// A service health endpoint for the probe: answers 200 to anything, until `stop`.
-    fn health_endpoint(stop: Arc<AtomicBool>) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}/healthz", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        stream
-                            .set_read_timeout(Some(Duration::from_secs(1)))
-                            .unwrap();
-                        let mut request = [0u8; 1024];
-                        let _ = stream.read(&mut request);
-                        let _ = stream.write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        url
-    }
 
     fn access_line(rng: &mut fastrand::Rng, slowdown: f64) -> String {
         // Log-normal around 50 ms, the request time in seconds at the end (nginx `$request_time`).
@@ -223,7 +196,7 @@ mod live {
     fn a_latency_step_in_the_access_log_is_reported_on_the_api_metrics_and_log() {
         let dir = tempfile::tempdir().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let probe_url = health_endpoint(stop.clone());
+        let probe_url = crate::support::health_endpoint(stop.clone());
         let config = dir.path().join("vigia.yaml");
         std::fs::write(
             &config,

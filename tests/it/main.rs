@@ -11,6 +11,7 @@ mod file_source;
 mod latency;
 mod loki;
 mod metrics;
+mod observability;
 mod parse;
 mod run;
 mod support;

@@ -61,3 +61,30 @@ pub fn promtool_check_metrics(exposition: &[u8]) -> (Option<i32>, String) {
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.code(), report)
 }
+
+/// A service health endpoint for the probe: answers 200 to anything, until `stop`.
+pub fn health_endpoint(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+                        .unwrap();
+                    let mut request = [0u8; 1024];
+                    let _ = std::io::Read::read(&mut stream, &mut request);
+                    let _ = std::io::Write::write_all(
+                        &mut stream,
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    );
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+    });
+    url
+}
