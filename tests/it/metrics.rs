@@ -191,6 +191,12 @@ fn prometheus_scrapes_vigia_and_answers_queries() {
         query("up{job=\"vigia\"}")
     });
     assert_eq!(up[0]["value"][1], "1");
+    // vigia's own `up` for the node target, as the VigiaScrapeTargetDown rule reads it.
+    let target_up = wait_for(WAIT, "the target's up re-served by vigia", || {
+        query("up{exported_job=\"node\"}")
+    });
+    assert_eq!(target_up[0]["metric"]["job"], "vigia");
+    assert_eq!(target_up[0]["value"][1], "1");
 }
 
 /// Serves one exposition of `series` counter series (about 113 bytes each), generated as it
