@@ -19,6 +19,7 @@ use crate::metrics::scrape::ScrapeStore;
 use crate::pipeline::RecordBatch;
 use crate::sink::{console, loki};
 use crate::telemetry::AgentMetrics;
+use crate::telemetry::metrics::register_float_gauge;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -303,15 +304,7 @@ fn export_slos(config: &Config, metrics: &AgentMetrics) {
     if services.is_empty() {
         return;
     }
-    let registry = metrics.registry();
-    let gauge = |name: &str, help: &str| {
-        let gauge = prometheus::GaugeVec::new(prometheus::Opts::new(name, help), &["service"])
-            .expect("valid gauge");
-        registry
-            .register(Box::new(gauge.clone()))
-            .expect("registered once");
-        gauge
-    };
+    let gauge = |name, help| register_float_gauge(metrics.registry(), name, help, &["service"]);
     let availability = gauge(
         "vigia_slo_availability_objective",
         "Share of requests that must not fail (slo.availability).",

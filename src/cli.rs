@@ -126,8 +126,8 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| e.to_string())
         .and_then(|d| {
-            if d.is_zero() {
-                Err("the interval must be positive".to_owned())
+            if d < std::time::Duration::from_millis(100) {
+                Err("the interval must be at least 100ms".to_owned())
             } else {
                 Ok(d)
             }

@@ -10,8 +10,8 @@ use super::detector::{DetectorSettings, QuantileState, Regression, SignalDetecto
 use super::sketch::LatencySketch;
 use super::unix_to_rfc3339;
 use crate::config::latency::LatencySettings;
-use crate::telemetry::metrics::register_counter;
-use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use crate::telemetry::metrics::{register_counter, register_float_gauge, register_gauge};
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Registry};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -73,24 +73,13 @@ struct Families {
 impl Families {
     fn register(registry: &Registry) -> Self {
         let labels = ["service", "route", "quantile"];
-        let int_gauge = |name: &str, help: &str| {
-            let gauge = IntGaugeVec::new(Opts::new(name, help), &labels).expect("valid gauge");
-            registry
-                .register(Box::new(gauge.clone()))
-                .expect("registered once");
-            gauge
-        };
-        let gauge = |name: &str, help: &str| {
-            let gauge = GaugeVec::new(Opts::new(name, help), &labels).expect("valid gauge");
-            registry
-                .register(Box::new(gauge.clone()))
-                .expect("registered once");
-            gauge
-        };
+        let gauge = |name, help| register_float_gauge(registry, name, help, &labels);
         Self {
-            regression: int_gauge(
+            regression: register_gauge(
+                registry,
                 "vigia_latency_regression",
                 "1 while a latency regression of this route and quantile is active.",
+                &labels,
             ),
             ratio: gauge(
                 "vigia_latency_ratio",

@@ -73,6 +73,8 @@ fn parse_row(line: &str) -> Result<(f64, f64), String> {
     Ok((time, value))
 }
 
+const MAX_EMPTY_WINDOWS: u64 = 10_080;
+
 /// Runs the detector over time-ordered rows grouped into `interval_seconds` windows;
 /// returns every regression, ended or still active at the end of the input.
 pub fn detect(
@@ -89,7 +91,7 @@ pub fn detect(
     let mut current = 0u64;
     let mut sketch = LatencySketch::new();
     let mut close = |detector: &mut SignalDetector, sketch: LatencySketch, window: u64| {
-        let end = first + (window + 1) as f64 * interval_seconds;
+        let end = first + (window as f64 + 1.0) * interval_seconds;
         for transition in detector.close_window(sketch, end, 1, settings) {
             match transition {
                 Transition::Started(regression) => found.push(regression),
@@ -106,9 +108,17 @@ pub fn detect(
     };
     for &(time, value) in rows {
         let window = window_of(time);
+        // A gap of more than a week of empty windows changes nothing more (the baseline has
+        // decayed away): skip the rest, so that a stray timestamp cannot make this loop run
+        // for billions of windows.
+        let mut empty = 0;
         while current < window {
             close(&mut detector, std::mem::take(&mut sketch), current);
             current += 1;
+            empty += 1;
+            if empty >= MAX_EMPTY_WINDOWS {
+                current = window;
+            }
         }
         sketch.add(value);
     }
@@ -127,6 +137,16 @@ mod tests {
         assert_eq!(rows, vec![(1714564800.0, 0.120), (1714564801.5, 0.080)]);
         let ms = read_rows("1,120\n".as_bytes(), 1e-3).unwrap();
         assert_eq!(ms, vec![(1.0, 0.12)]);
+    }
+
+    #[test]
+    fn a_stray_far_future_timestamp_ends_quickly() {
+        let mut rows: Vec<(f64, f64)> = (0..600).map(|i| (f64::from(i), 0.05)).collect();
+        rows.push((1e300, 0.05));
+        let started = std::time::Instant::now();
+        let found = detect(&rows, 60.0, &DetectorSettings::default());
+        assert!(found.is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 
     #[test]

@@ -4,10 +4,8 @@
 
 use super::monitor::ServiceLatency;
 use crate::config::latency::ProbeSettings;
-use crate::telemetry::metrics::register_counter;
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use crate::telemetry::metrics::{register_counter, register_gauge};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -21,17 +19,12 @@ pub struct ProbeMetrics {
 
 impl ProbeMetrics {
     pub fn register(registry: &Registry, service: &str) -> Self {
-        let success = IntGaugeVec::new(
-            Opts::new(
-                "vigia_probe_success",
-                "1 if the last probe of the service answered an expected status in time.",
-            ),
+        let success = register_gauge(
+            registry,
+            "vigia_probe_success",
+            "1 if the last probe of the service answered an expected status in time.",
             &["service"],
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(success.clone()))
-            .expect("registered once");
+        );
         let duration = HistogramVec::new(
             HistogramOpts::new(
                 "vigia_probe_duration_seconds",

@@ -30,6 +30,21 @@ pub fn register_gauge(registry: &Registry, name: &str, help: &str, labels: &[&st
     vec
 }
 
+/// A float gauge family (ratios, seconds, objectives), registered once.
+pub fn register_float_gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::GaugeVec {
+    let vec = prometheus::GaugeVec::new(Opts::new(name, help), labels)
+        .expect("static metric definitions are valid");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("each metric is registered once");
+    vec
+}
+
 pub struct AgentMetrics {
     registry: Registry,
     events_received: IntCounterVec,

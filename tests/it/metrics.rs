@@ -4,6 +4,7 @@
 
 use crate::support::agent::{Agent, http_get};
 use crate::support::daemon::{Daemon, free_port};
+use crate::support::prometheus::Prometheus;
 use crate::support::wait_for;
 use std::io::Write;
 use std::path::Path;
@@ -127,40 +128,8 @@ fn prometheus_scrapes_vigia_and_answers_queries() {
     let mut agent = agent(dir.path(), &url);
     agent.stdin().write_all(ACCESS_LOG.as_bytes()).unwrap();
     agent.stdin().flush().unwrap();
-    let port = free_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vigia\n    static_configs:\n      - targets: ['{}']\n",
-            agent.admin
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-    );
-    let query = |promql: &str| -> Option<serde_json::Value> {
-        let url = format!(
-            "http://127.0.0.1:{port}/api/v1/query?query={}",
-            promql
-                .replace('+', "%2B")
-                .replace(' ', "%20")
-                .replace('{', "%7B")
-                .replace('}', "%7D")
-                .replace('"', "%22")
-                .replace('=', "%3D")
-        );
-        let (status, body) = http_get(&url).ok()?;
-        let answer: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let result = answer["data"]["result"].as_array()?.clone();
-        (status == 200 && !result.is_empty()).then_some(serde_json::Value::Array(result))
-    };
+    let prometheus = Prometheus::start(dir.path(), agent.admin, &[]);
+    let query = |promql: &str| prometheus.query_some(promql);
     let scraped = wait_for(
         Duration::from_secs(60),
         "Prometheus to hold a scraped series",
@@ -174,8 +143,6 @@ fn prometheus_scrapes_vigia_and_answers_queries() {
         || query("sum by (status_class) (vigia_http_requests_total{service=\"checkout\"})"),
     );
     let by_class: std::collections::BTreeMap<String, String> = derived
-        .as_array()
-        .unwrap()
         .iter()
         .map(|s| {
             (

@@ -3,29 +3,12 @@
 //! every dashboard query returns data, an error burst puts the error-budget alert in `ALERTS`
 //! and a latency step the regression alert.
 
-use crate::support::agent::{Agent, http_get};
-use crate::support::daemon::{Daemon, free_port};
+use crate::support::agent::Agent;
 use crate::support::loki::LokiReceiver;
+use crate::support::prometheus::Prometheus;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Prometheus's answer to an instant query: the result vector.
-fn query(port: u16, promql: &str) -> Vec<serde_json::Value> {
-    let url = reqwest::Url::parse_with_params(
-        &format!("http://127.0.0.1:{port}/api/v1/query"),
-        &[("query", promql)],
-    )
-    .unwrap();
-    let Ok((200, body)) = http_get(url.as_str()) else {
-        return Vec::new();
-    };
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    answer["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
 
 fn access_lines(rng: &mut fastrand::Rng, count: usize, slow: f64, error_share: f64) -> String {
     (0..count)
@@ -67,26 +50,8 @@ fn prometheus_with_the_shipped_rules_sees_every_dashboard_series_and_the_alerts(
     )
     .unwrap();
     let agent = Agent::start(&["--config", config.to_str().unwrap()]);
-    let port = free_port();
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/vigia.rules.yml");
-    let prometheus_config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prometheus_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: vigia\n    static_configs:\n      - targets: ['{}']\n",
-            rules.display(),
-            agent.admin
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", prometheus_config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-    );
+    let prometheus = Prometheus::start(dir.path(), agent.admin, &[&rules]);
 
     let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
     let mut rng = fastrand::Rng::with_seed(11);
@@ -101,7 +66,7 @@ fn prometheus_with_the_shipped_rules_sees_every_dashboard_series_and_the_alerts(
             .unwrap();
         std::thread::sleep(Duration::from_millis(20));
         if incident && rng.u8(..) < 12 {
-            for alert in query(port, "ALERTS") {
+            for alert in prometheus.query("ALERTS") {
                 seen.insert(
                     alert["metric"]["alertname"]
                         .as_str()
@@ -142,7 +107,7 @@ fn prometheus_with_the_shipped_rules_sees_every_dashboard_series_and_the_alerts(
                     .replace("$namespace", ".*")
                     .replace("$service", "checkout")
                     .replace("$pod", ".*");
-                if query(port, &expr).is_empty()
+                if prometheus.query(&expr).is_empty()
                     && !EMPTY_WHEN_HEALTHY.iter().any(|(t, _)| *t == title)
                 {
                     empty.push(format!("{title}: {expr}"));

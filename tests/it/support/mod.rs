@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod files;
 pub mod golden;
 pub mod loki;
+pub mod prometheus;
 
 use std::time::{Duration, Instant};
 
