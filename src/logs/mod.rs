@@ -1,6 +1,7 @@
 //! The log pipeline's stages: sources, framing, parsing, the canonical record and the
 //! normalize stage that turns raw lines into records.
 
+pub mod civil;
 pub mod frame;
 pub mod json_out;
 pub mod kubernetes;

@@ -2,7 +2,8 @@
 //! record is written with. Times without a zone are taken as UTC; layouts without a year
 //! (syslog, klog) take the current year, or the previous one if that would be in the future.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
+use super::civil::{CivilTime, utc_nanos};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use nom::IResult;
 use nom::Parser;
 use nom::bytes::complete::take_while_m_n;
@@ -19,7 +20,7 @@ pub fn format_rfc3339_nanos(unix_nanos: i64) -> String {
 /// The same, written into `out` without allocating (once per event on the hot path); returns
 /// the length. Years outside 0..=9999 cannot occur from an i64 of nanoseconds.
 pub fn write_rfc3339_nanos(unix_nanos: i64, out: &mut [u8; 30]) -> usize {
-    let time = DateTime::<Utc>::from_timestamp_nanos(unix_nanos);
+    let time = CivilTime::from_unix_nanos(unix_nanos);
     let mut put = |at: usize, value: u32, width: usize| {
         let mut value = value;
         for index in (0..width).rev() {
@@ -27,13 +28,13 @@ pub fn write_rfc3339_nanos(unix_nanos: i64, out: &mut [u8; 30]) -> usize {
             value /= 10;
         }
     };
-    put(0, time.year().clamp(0, 9999) as u32, 4);
-    put(5, time.month(), 2);
-    put(8, time.day(), 2);
-    put(11, time.hour(), 2);
-    put(14, time.minute(), 2);
-    put(17, time.second(), 2);
-    put(20, time.nanosecond() % 1_000_000_000, 9);
+    put(0, time.year.clamp(0, 9999) as u32, 4);
+    put(5, time.month, 2);
+    put(8, time.day, 2);
+    put(11, time.hour, 2);
+    put(14, time.minute, 2);
+    put(17, time.second, 2);
+    put(20, time.nanos, 9);
     for (at, separator) in [
         (4, b'-'),
         (7, b'-'),
@@ -151,10 +152,8 @@ pub fn iso_prefix(input: &str) -> IResult<&str, i64> {
         opt(zone),
     )
         .parse(input)?;
-    let utc = NaiveDate::from_ymd_opt(year as i32, month, day)
-        .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos))
-        .and_then(|t| t.and_utc().timestamp_nanos_opt())
-        .ok_or_else(|| {
+    let utc =
+        utc_nanos(i64::from(year), month, day, hour, minute, second, nanos).ok_or_else(|| {
             nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
         })?;
     Ok((rest, utc - i64::from(zone.unwrap_or(0)) * 1_000_000_000))
@@ -212,12 +211,9 @@ pub fn clf_prefix(input: &str) -> IResult<&str, i64> {
         zone,
     )
         .parse(input)?;
-    let utc = NaiveDate::from_ymd_opt(year as i32, month, day)
-        .and_then(|d| d.and_hms_opt(hour, minute, second.min(59)))
-        .and_then(|t| t.and_utc().timestamp_nanos_opt())
-        .ok_or_else(|| {
-            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-        })?;
+    let utc = utc_nanos(i64::from(year), month, day, hour, minute, second, 0).ok_or_else(|| {
+        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+    })?;
     Ok((rest, utc - i64::from(zone) * 1_000_000_000))
 }
 

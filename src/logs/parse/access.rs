@@ -124,7 +124,12 @@ fn extensions<'a>(rest: &'a str, http: &mut Http<'a>, fields: &mut Vec<Field<'a>
     if rest.is_empty() {
         return;
     }
-    if let Some(pairs) = logfmt::pairs(rest).or_else(|| single_pair(rest)) {
+    // Most extensions are a bare request time: no `key=value` to look for.
+    let has_pairs = memchr::memchr(b'=', rest.as_bytes()).is_some();
+    if let Some(pairs) = has_pairs
+        .then(|| logfmt::pairs(rest).or_else(|| single_pair(rest)))
+        .flatten()
+    {
         for (key, value) in pairs {
             let is_time = matches!(key.as_ref(), "rt" | "request_time" | "duration" | "rt_s");
             match (is_time, super::fields::duration_seconds(&value, 1.0)) {
@@ -162,11 +167,9 @@ fn single_pair(text: &str) -> Option<Vec<Field<'_>>> {
 pub fn request_summary(http: &Http<'_>) -> Option<String> {
     let mut status = itoa::Buffer::new();
     let status = http.status.map(|s| status.format(s));
-    let mut msg = String::new();
-    for part in [http.method.as_deref(), http.path.as_deref(), status]
-        .into_iter()
-        .flatten()
-    {
+    let parts = [http.method.as_deref(), http.path.as_deref(), status];
+    let mut msg = String::with_capacity(parts.iter().flatten().map(|p| p.len() + 1).sum());
+    for part in parts.into_iter().flatten() {
         if !msg.is_empty() {
             msg.push(' ');
         }

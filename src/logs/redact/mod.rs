@@ -13,6 +13,10 @@ use regex::Regex;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+mod numbers;
+
+use numbers::{has_card_run, replace_cards, replace_ips};
+
 /// The built-in rules on by default.
 pub const DEFAULT_RULES: [&str; 8] = [
     "bearer",
@@ -410,151 +414,6 @@ fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
         Cow::Owned(owned) => (owned, count),
         Cow::Borrowed(_) => (String::new(), 0),
     }
-}
-
-/// Whether `text` has a run of 13 or more digits, grouped or not: what a card number needs.
-fn has_card_run(text: &str) -> bool {
-    let mut digits = 0;
-    let mut previous_digit = false;
-    let mut chunks = text.as_bytes().chunks(16);
-    for chunk in chunks.by_ref() {
-        // A chunk without a digit (most of a line) ends any run; tested without branches,
-        // which the compiler turns into SIMD.
-        if !chunk.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
-            digits = 0;
-            previous_digit = false;
-            continue;
-        }
-        for &b in chunk {
-            if b.is_ascii_digit() {
-                digits += 1;
-                if digits >= 13 {
-                    return true;
-                }
-                previous_digit = true;
-            } else if previous_digit && (b == b' ' || b == b'-') {
-                previous_digit = false;
-            } else {
-                digits = 0;
-                previous_digit = false;
-            }
-        }
-    }
-    false
-}
-
-/// Runs of 13–19 digits, optionally grouped by single spaces or dashes, that pass the Luhn
-/// check.
-fn replace_cards(text: &str, marker: &str) -> (String, u64) {
-    let bytes = text.as_bytes();
-    if !has_card_run(text) {
-        return (String::new(), 0);
-    }
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut count = 0;
-    let mut index = 0;
-    while index < bytes.len() {
-        if !bytes[index].is_ascii_digit() || (index > 0 && bytes[index - 1].is_ascii_alphanumeric())
-        {
-            index += 1;
-            continue;
-        }
-        let start = index;
-        let mut digits = [0u8; 20];
-        let mut found = 0;
-        let mut end = index;
-        let mut cursor = index;
-        while cursor < bytes.len() && found < digits.len() {
-            let b = bytes[cursor];
-            if b.is_ascii_digit() {
-                digits[found] = b - b'0';
-                found += 1;
-                cursor += 1;
-                end = cursor;
-            } else if (b == b' ' || b == b'-')
-                && cursor + 1 < bytes.len()
-                && bytes[cursor + 1].is_ascii_digit()
-            {
-                cursor += 1;
-            } else {
-                break;
-            }
-        }
-        let followed_by_word = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
-        if (13..=19).contains(&found) && !followed_by_word && luhn(&digits[..found]) {
-            out.push_str(&text[copied..start]);
-            out.push_str(marker);
-            copied = end;
-            count += 1;
-        }
-        index = end.max(start + 1);
-    }
-    if count == 0 {
-        return (String::new(), 0);
-    }
-    out.push_str(&text[copied..]);
-    (out, count)
-}
-
-fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(*d);
-            if !i.is_multiple_of(2) {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
-/// IPv4 and IPv6 addresses (validated by the standard parser).
-fn replace_ips(text: &str, marker: &str) -> (String, u64) {
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut count = 0;
-    let is_part = |c: char| c.is_ascii_hexdigit() || c == '.' || c == ':';
-    let mut chars = text.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        if !is_part(c)
-            || (start > 0
-                && text[..start]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|p| p.is_alphanumeric()))
-        {
-            continue;
-        }
-        let mut end = start + c.len_utf8();
-        while let Some(&(i, next)) = chars.peek() {
-            if !is_part(next) {
-                break;
-            }
-            end = i + next.len_utf8();
-            chars.next();
-        }
-        let candidate = text[start..end].trim_end_matches(['.', ':']);
-        let valid = candidate.parse::<std::net::IpAddr>().is_ok()
-            && (candidate.contains('.') || candidate.matches(':').count() >= 2);
-        if valid {
-            out.push_str(&text[copied..start]);
-            out.push_str(marker);
-            copied = start + candidate.len();
-            count += 1;
-        }
-    }
-    if count == 0 {
-        return (String::new(), 0);
-    }
-    out.push_str(&text[copied..]);
-    (out, count)
 }
 
 #[cfg(test)]
