@@ -21,6 +21,8 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
+use std::borrow::Cow;
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `text` as a JSON string, quotes included.
@@ -62,6 +64,35 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether `text` has a byte JSON escapes (a control character, `"` or `\\`).
+pub fn needs_escape(text: &str) -> bool {
+    let needs = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    // Whole chunks folded without branches, which the compiler turns into SIMD.
+    let mut chunks = text.as_bytes().chunks_exact(32);
+    let found = chunks
+        .by_ref()
+        .any(|chunk| chunk.iter().fold(false, |found, &b| found | needs(b)));
+    found || chunks.remainder().iter().any(|&b| needs(b))
+}
+
+/// Appends `text` as a JSON string. Borrowed text the caller knows needs no escaping (see
+/// [`crate::logs::record::Record::borrowed_is_clean`]) is copied whole, without a look.
+pub fn write_text(out: &mut Vec<u8>, text: &Cow<'_, str>, borrowed_is_clean: bool) {
+    match text {
+        Cow::Borrowed(clean) if borrowed_is_clean => {
+            debug_assert!(
+                clean.bytes().all(|b| ESCAPE[b as usize] == 0),
+                "{clean:?} needs escaping"
+            );
+            out.reserve(clean.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(clean.as_bytes());
+            out.push(b'"');
+        }
+        _ => write_str(out, text),
+    }
 }
 
 /// Appends `"key":` (the key is a schema name: nothing to escape).

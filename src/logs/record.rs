@@ -2,7 +2,7 @@
 //! borrows its text from the line it came from; it is written out as one line of compact JSON
 //! with the keys always in the schema's order.
 
-use super::json_out::{write_key, write_str};
+use super::json_out::{write_key, write_str, write_text};
 use super::kubernetes::KubernetesMeta;
 use super::level::Level;
 use super::timestamp::write_rfc3339_nanos;
@@ -28,6 +28,10 @@ pub struct Record<'a> {
     /// Every other structured field, flattened with dots, sorted by name.
     pub attrs: Vec<Field<'a>>,
     pub source: SourceInfo,
+    /// Every piece of text still borrowed from the line needs no JSON escaping: it came from a
+    /// JSON string without escapes (serde_json borrows only those), or the line has no quote,
+    /// backslash or control character. Such text is copied out whole.
+    pub borrowed_is_clean: bool,
 }
 
 /// `http.*`: what an access log (or a request log line) says about one request.
@@ -117,12 +121,17 @@ pub struct IdSpans {
 struct Members<'o> {
     out: &'o mut Vec<u8>,
     first: bool,
+    borrowed_is_clean: bool,
 }
 
 impl<'o> Members<'o> {
-    fn open(out: &'o mut Vec<u8>) -> Self {
+    fn open(out: &'o mut Vec<u8>, borrowed_is_clean: bool) -> Self {
         out.push(b'{');
-        Self { out, first: true }
+        Self {
+            out,
+            first: true,
+            borrowed_is_clean,
+        }
     }
 
     fn key(&mut self, key: &str) -> &mut Vec<u8> {
@@ -140,12 +149,31 @@ impl<'o> Members<'o> {
         }
     }
 
-    /// Like `text`, and says where the value (inside its quotes) is in the output.
-    fn located_text(&mut self, key: &str, value: Option<&str>) -> Option<(usize, usize)> {
+    /// One of the schema's own words (a level, a format name): nothing to escape.
+    fn word(&mut self, key: &str, value: Option<&'static str>) {
+        if let Some(value) = value {
+            let out = self.key(key);
+            out.push(b'"');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'"');
+        }
+    }
+
+    /// A piece of the record's text.
+    fn cow(&mut self, key: &str, value: Option<&Text<'_>>) {
+        if let Some(value) = value {
+            let clean = self.borrowed_is_clean;
+            write_text(self.key(key), value, clean);
+        }
+    }
+
+    /// Like `cow`, and says where the value (inside its quotes) is in the output.
+    fn located_text(&mut self, key: &str, value: Option<&Text<'_>>) -> Option<(usize, usize)> {
         let value = value?;
+        let clean = self.borrowed_is_clean;
         let out = self.key(key);
         let start = out.len() + 1;
-        write_str(out, value);
+        write_text(out, value, clean);
         Some((start, out.len() - 1))
     }
 
@@ -180,31 +208,32 @@ impl Record<'_> {
         let relative = |span: Option<(usize, usize)>| {
             span.map(|(start, end)| ((start - line_start) as u32, (end - line_start) as u32))
         };
-        let mut record = Members::open(out);
+        let clean = self.borrowed_is_clean;
+        let mut record = Members::open(out, clean);
         let mut ts = [0u8; 30];
         let len = write_rfc3339_nanos(self.ts, &mut ts);
         let field = record.key("ts");
         field.push(b'"');
         field.extend_from_slice(&ts[..len]);
         field.push(b'"');
-        record.text("level", Some(self.level.as_str()));
-        record.text("msg", Some(&self.msg));
-        record.text("logger", self.logger.as_deref());
-        record.text("caller", self.caller.as_deref());
-        let trace_id = record.located_text("trace_id", self.trace_id.as_deref());
-        let span_id = record.located_text("span_id", self.span_id.as_deref());
+        record.word("level", Some(self.level.as_str()));
+        record.cow("msg", Some(&self.msg));
+        record.cow("logger", self.logger.as_ref());
+        record.cow("caller", self.caller.as_ref());
+        let trace_id = record.located_text("trace_id", self.trace_id.as_ref());
+        let span_id = record.located_text("span_id", self.span_id.as_ref());
         if let Some(http) = &self.http {
-            http.write(record.key("http"));
+            http.write(record.key("http"), clean);
         }
         if let Some(error) = &self.error {
-            let mut members = Members::open(record.key("error"));
-            members.text("type", error.kind.as_deref());
-            members.text("message", error.message.as_deref());
-            members.text("stack", error.stack.as_deref());
+            let mut members = Members::open(record.key("error"), clean);
+            members.cow("type", error.kind.as_ref());
+            members.cow("message", error.message.as_ref());
+            members.cow("stack", error.stack.as_ref());
             members.close();
         }
         if !self.attrs.is_empty() {
-            write_object(record.key("attrs"), &self.attrs);
+            write_object(record.key("attrs"), &self.attrs, clean);
         }
         self.source.write(record.key("source"));
         record.close();
@@ -217,33 +246,33 @@ impl Record<'_> {
 }
 
 impl Http<'_> {
-    fn write(&self, out: &mut Vec<u8>) {
-        let mut http = Members::open(out);
-        http.text("method", self.method.as_deref());
-        http.text("path", self.path.as_deref());
-        http.text("route", self.route.as_deref());
-        http.text("protocol", self.protocol.as_deref());
+    fn write(&self, out: &mut Vec<u8>, borrowed_is_clean: bool) {
+        let mut http = Members::open(out, borrowed_is_clean);
+        http.cow("method", self.method.as_ref());
+        http.cow("path", self.path.as_ref());
+        http.cow("route", self.route.as_ref());
+        http.cow("protocol", self.protocol.as_ref());
         http.number("status", self.status.map(u64::from));
         if let Some(duration) = self.duration {
             FieldValue::Float(duration).write_json(http.key("duration"));
         }
         http.number("bytes", self.bytes);
-        http.text("client", self.client.as_deref());
-        http.text("user_agent", self.user_agent.as_deref());
-        http.text("referer", self.referer.as_deref());
+        http.cow("client", self.client.as_ref());
+        http.cow("user_agent", self.user_agent.as_ref());
+        http.cow("referer", self.referer.as_ref());
         http.close();
     }
 }
 
 impl SourceInfo {
     fn write(&self, out: &mut Vec<u8>) {
-        let mut source = Members::open(out);
-        source.text("format", Some(self.format));
-        source.text("ts_origin", Some(self.ts_origin.as_str()));
-        source.text("stream", self.stream);
+        let mut source = Members::open(out, false);
+        source.word("format", Some(self.format));
+        source.word("ts_origin", Some(self.ts_origin.as_str()));
+        source.word("stream", self.stream);
         source.text("file", self.file.as_deref());
         if let Some(kubernetes) = &self.kubernetes {
-            let mut meta = Members::open(source.key("kubernetes"));
+            let mut meta = Members::open(source.key("kubernetes"), false);
             meta.text("namespace", Some(&kubernetes.namespace));
             meta.text("pod", Some(&kubernetes.pod));
             meta.text("pod_uid", kubernetes.pod_uid.as_deref());

@@ -2,7 +2,7 @@
 //! escapes, a logfmt value or an access-log token is never copied on its way from the line to
 //! the output. Only values that are changed (unescaped, redacted, cut) own their text.
 
-use super::json_out::write_str;
+use super::json_out::write_text;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -106,6 +106,12 @@ impl<'a> FieldValue<'a> {
     }
 
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_with(out, false);
+    }
+
+    /// `write_json`, copying borrowed text whole when `borrowed_is_clean` (see
+    /// [`crate::logs::json_out::write_text`]).
+    pub fn write_json_with(&self, out: &mut Vec<u8>, borrowed_is_clean: bool) {
         match self {
             FieldValue::Null => out.extend_from_slice(b"null"),
             FieldValue::Bool(true) => out.extend_from_slice(b"true"),
@@ -117,18 +123,18 @@ impl<'a> FieldValue<'a> {
             FieldValue::Float(n) => {
                 let _ = serde_json::to_writer(&mut *out, n);
             }
-            FieldValue::Str(text) => write_str(out, text),
+            FieldValue::Str(text) => write_text(out, text, borrowed_is_clean),
             FieldValue::Array(items) => {
                 out.push(b'[');
                 for (index, item) in items.iter().enumerate() {
                     if index > 0 {
                         out.push(b',');
                     }
-                    item.write_json(out);
+                    item.write_json_with(out, borrowed_is_clean);
                 }
                 out.push(b']');
             }
-            FieldValue::Object(fields) => write_object(out, fields),
+            FieldValue::Object(fields) => write_object(out, fields, borrowed_is_clean),
         }
     }
 
@@ -138,15 +144,15 @@ impl<'a> FieldValue<'a> {
     }
 }
 
-pub fn write_object(out: &mut Vec<u8>, fields: &[Field<'_>]) {
+pub fn write_object(out: &mut Vec<u8>, fields: &[Field<'_>], borrowed_is_clean: bool) {
     out.push(b'{');
     for (index, (key, value)) in fields.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        write_str(out, key);
+        write_text(out, key, borrowed_is_clean);
         out.push(b':');
-        value.write_json(out);
+        value.write_json_with(out, borrowed_is_clean);
     }
     out.push(b'}');
 }

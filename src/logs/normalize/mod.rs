@@ -9,6 +9,7 @@
 
 pub mod stage;
 
+use super::json_out;
 use super::level::Level;
 use super::parse::access::request_summary;
 use super::parse::fields::Fields;
@@ -208,6 +209,9 @@ impl Normalizer {
                 truncated: line.truncated,
                 invalid_utf8,
             },
+            // serde_json borrows only strings without escapes; other parsers borrow pieces of
+            // the line as they are.
+            borrowed_is_clean: format == Format::Json || !json_out::needs_escape(text),
         };
         self.clean(&mut record, text);
         record
@@ -547,6 +551,25 @@ mod tests {
             let msg = parsed["msg"].as_str().unwrap();
             proptest::prop_assert!(!msg.chars().any(|c| c.is_control() && c != '\t'));
             proptest::prop_assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        }
+
+        /// JSON lines and text lines full of what JSON escapes: borrowed text is copied out
+        /// unescaped only when it is clean (a debug assertion checks each copy), and the
+        /// record is one valid JSON line whatever the input.
+        #[test]
+        fn text_that_needs_escaping_is_escaped(
+            fields in proptest::collection::vec(("[a-z_.]{1,8}|\\PC{0,6}", "[a-z \"\\\\\t\u{1}/:=]{0,16}|\\PC{0,12}"), 0..8),
+            text in "[a-z =\"\\\\\t\u{1b}:]{0,60}",
+        ) {
+            let object: serde_json::Map<String, serde_json::Value> =
+                fields.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
+            let mut n = normalizer();
+            for line in [serde_json::Value::Object(object).to_string(), text] {
+                let mut out = Vec::new();
+                n.normalize_into(&raw(&line), &origin(), &mut out);
+                proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok());
+                proptest::prop_assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+            }
         }
     }
 

@@ -15,11 +15,14 @@ fn may_have_card_run(bytes: &[u8]) -> bool {
     // Such bytes in a row at the end of the blocks before.
     let mut carried = 0;
     let mut last_was_digit = false;
-    for block in bytes.chunks(64) {
-        // One flag byte per byte (a loop the compiler turns into SIMD), then packed into a
-        // bit per byte, eight at a time.
+    for chunk in bytes.chunks(64) {
+        // A fixed-size block (the last one padded with zeros, which are neither digits nor
+        // separators), one flag byte per byte (a loop the compiler turns into SIMD), then
+        // packed into a bit per byte, eight at a time.
+        let mut block = [0u8; 64];
+        block[..chunk.len()].copy_from_slice(chunk);
         let mut flags = [0u8; 64];
-        for (flag, &byte) in flags.iter_mut().zip(block) {
+        for (flag, &byte) in flags.iter_mut().zip(&block) {
             *flag = u8::from(byte.wrapping_sub(b'0') < 10)
                 | (u8::from((byte == b' ') | (byte == b'-')) << 1);
         }
