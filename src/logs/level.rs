@@ -33,15 +33,19 @@ impl Level {
         if name.len() > 16 {
             return None;
         }
-        let lower = name.to_ascii_lowercase();
-        Some(match lower.as_str() {
-            "trace" | "trc" | "finest" | "finer" | "t" => Level::Trace,
-            "debug" | "dbg" | "fine" | "config" | "d" => Level::Debug,
-            "info" | "inf" | "information" | "informational" | "notice" | "i" => Level::Info,
-            "warn" | "warning" | "wrn" | "w" => Level::Warn,
-            "error" | "err" | "eror" | "severe" | "e" => Level::Error,
-            "fatal" | "critical" | "crit" | "panic" | "dpanic" | "emerg" | "emergency"
-            | "alert" | "f" | "c" => Level::Fatal,
+        // Lower-cased on the stack: this runs for nearly every event.
+        let mut buffer = [0u8; 16];
+        let lower = &mut buffer[..name.len()];
+        lower.copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        Some(match &*lower {
+            b"trace" | b"trc" | b"finest" | b"finer" | b"t" => Level::Trace,
+            b"debug" | b"dbg" | b"fine" | b"config" | b"d" => Level::Debug,
+            b"info" | b"inf" | b"information" | b"informational" | b"notice" | b"i" => Level::Info,
+            b"warn" | b"warning" | b"wrn" | b"w" => Level::Warn,
+            b"error" | b"err" | b"eror" | b"severe" | b"e" => Level::Error,
+            b"fatal" | b"critical" | b"crit" | b"panic" | b"dpanic" | b"emerg" | b"emergency"
+            | b"alert" | b"f" | b"c" => Level::Fatal,
             _ => return None,
         })
     }
