@@ -47,9 +47,12 @@ fn main() {
     let log = dir.path().join("app.log");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
     let mut bytes = 0u64;
+    // Yesterday: Loki refuses lines older than a week, and lines from the future.
+    let date = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     for i in 0..lines {
-        // A recent date: Loki refuses lines older than a week.
-        let mut line = corpus::json_line_on("2026-11-20", i as usize);
+        let mut line = corpus::json_line_on(&date, i as usize);
         line.push('\n');
         bytes += line.len() as u64;
         file.write_all(line.as_bytes()).unwrap();

@@ -44,10 +44,14 @@ impl Ready {
         }
     }
 
-    fn body(&self, settings: &LokiSettings) -> (bytes::Bytes, LokiEncoding) {
+    fn body(
+        &self,
+        settings: &LokiSettings,
+        encoder: &mut proto::BodyEncoder,
+    ) -> (bytes::Bytes, LokiEncoding) {
         match self {
             Ready::Memory(batch) => (
-                proto::encode_body(
+                encoder.encode(
                     settings.encoding,
                     &batch.to_request(&settings.structured_metadata),
                 ),
@@ -86,6 +90,7 @@ pub async fn deliver(
     let mut delivered = 0;
     let mut last_success = Instant::now();
     let mut last_refusal_logged: Option<Instant> = None;
+    let mut encoder = proto::BodyEncoder::default();
     while let Some(request) = ready.recv().await {
         let (bytes, lines) = (request.line_bytes(), request.lines());
         let released = |metrics: &LokiMetrics| {
@@ -98,7 +103,7 @@ pub async fn deliver(
             request.resolve(Delivery::Delivered);
             continue;
         }
-        let (body, encoding) = request.body(&settings);
+        let (body, encoding) = request.body(&settings, &mut encoder);
         limiters.wait(body.len(), lines).await;
         let mut attempt: u32 = 0;
         loop {

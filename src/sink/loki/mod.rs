@@ -99,6 +99,7 @@ pub async fn run(
         memory,
         ready: ready_tx,
         disk,
+        encoder: proto::BodyEncoder::default(),
         metrics,
     };
     let mut deadline: Option<tokio::time::Instant> = None;
@@ -151,6 +152,8 @@ struct Batcher {
     ready: mpsc::UnboundedSender<Ready>,
     /// With `when_full: disk`, where cut batches go.
     disk: Option<DiskWriter>,
+    /// Encodes the requests written to the disk buffer.
+    encoder: proto::BodyEncoder,
     metrics: LokiMetrics,
 }
 
@@ -225,7 +228,7 @@ impl Batcher {
             lines: lines as u32,
             line_bytes: bytes as u32,
             encoding: self.settings.encoding,
-            body: proto::encode_body(
+            body: self.encoder.encode(
                 self.settings.encoding,
                 &batch.to_request(&self.settings.structured_metadata),
             ),
