@@ -79,6 +79,8 @@ pub fn needs_escape(text: &str) -> bool {
 
 /// Appends `text` as a JSON string. Borrowed text the caller knows needs no escaping (see
 /// [`crate::logs::record::Record::borrowed_is_clean`]) is copied whole, without a look.
+// A `&Cow`, not a `&str`: whether the text is borrowed is what this looks at.
+#[allow(clippy::ptr_arg)]
 pub fn write_text(out: &mut Vec<u8>, text: &Cow<'_, str>, borrowed_is_clean: bool) {
     match text {
         Cow::Borrowed(clean) if borrowed_is_clean => {
