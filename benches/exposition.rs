@@ -84,7 +84,32 @@ fn bench(c: &mut Criterion) {
             |b, body| b.iter(|| openmetrics_parser(black_box(body))),
         );
         group.finish();
+        if std::env::args().any(|arg| arg == "--bench") {
+            report_spread(name, body);
+        }
     }
+}
+
+/// Per-parse throughput spread: criterion's mean mixes quiet and busy moments of a shared
+/// host; the fastest parses are the code's own cost on a core of its own (see
+/// docs/benchmarks.md).
+fn report_spread(name: &str, body: &str) {
+    let passes = (2_000_000_000 / body.len()).clamp(20, 2000);
+    let mut rates: Vec<f64> = (0..passes)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            black_box(vigia_parse(black_box(body)));
+            body.len() as f64 / started.elapsed().as_secs_f64() / 1e6
+        })
+        .collect();
+    rates.sort_by(|a, b| b.total_cmp(a));
+    println!(
+        "exposition/{name} vigia per parse over {passes} parses: fastest {:.0}, p10 {:.0}, median {:.0}, p90 {:.0} MB/s",
+        rates[0],
+        rates[passes / 10],
+        rates[passes / 2],
+        rates[passes * 9 / 10],
+    );
 }
 
 criterion_group!(benches, bench);

@@ -33,17 +33,19 @@ pub struct Family {
 
 impl Family {
     /// `expected`: how many series to make room for (the previous family's count: families
-    /// of one exposition are often alike).
-    fn named(name: &str, expected: usize) -> Self {
+    /// of one exposition are often alike). `spare`: the emptied sets of the family before,
+    /// reused rather than allocated again for each of an exposition's hundreds of families.
+    fn named(name: &str, expected: usize, spare: Option<SpareSets>) -> Self {
+        let (mut series, buckets) = spare.unwrap_or_default();
+        // Small families grow as usual; large ones start at the size they will need.
+        if expected > 64 {
+            series.reserve(expected.min(4096));
+        }
         Family {
             name: name.to_owned(),
             bare: super::is_metric_name(name),
-            // Small families grow as usual; large ones start at the size they will need.
-            series: if expected > 64 {
-                FxHashSet::with_capacity_and_hasher(expected.min(4096), Default::default())
-            } else {
-                FxHashSet::default()
-            },
+            series,
+            buckets,
             ..Family::default()
         }
     }
@@ -52,6 +54,9 @@ impl Family {
         self.kind.unwrap_or(MetricType::Unknown)
     }
 }
+
+/// A closed family's series and bucket sets, emptied, for the next family.
+type SpareSets = (FxHashSet<u64>, FxHashMap<u64, Buckets>);
 
 #[derive(Debug, Clone, Copy)]
 struct Buckets {
@@ -69,6 +74,7 @@ pub struct Parser {
     eof: bool,
     /// Samples of the last family closed.
     last_samples: usize,
+    spare: Option<SpareSets>,
 }
 
 impl Parser {
@@ -80,6 +86,7 @@ impl Parser {
             closed: FxHashSet::default(),
             eof: false,
             last_samples: 0,
+            spare: None,
         }
     }
 
@@ -203,7 +210,7 @@ impl Parser {
                     format!("`{name}` was described already: a family's lines must be together"),
                 ));
             }
-            self.family = Some(Family::named(name, self.last_samples));
+            self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
         }
         Ok(self.family.as_mut().expect("set above"))
     }
@@ -255,7 +262,7 @@ impl Parser {
                     format!("`{name}` belongs to `{family}`, whose lines came earlier"),
                 ));
             }
-            self.family = Some(Family::named(name, self.last_samples));
+            self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
         }
         let format = self.format;
         let line_no = self.line;
@@ -287,7 +294,16 @@ impl Parser {
             return Err(self.error_at(line, 0, message));
         }
         self.last_samples = family.samples;
-        self.closed.insert(family.name);
+        let Family {
+            name,
+            mut series,
+            mut buckets,
+            ..
+        } = family;
+        series.clear();
+        buckets.clear();
+        self.spare = Some((series, buckets));
+        self.closed.insert(name);
         Ok(())
     }
 }
