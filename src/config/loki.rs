@@ -37,6 +37,9 @@ pub struct LokiSink {
     pub retry: LokiRetry,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
+    /// Requests in flight at once, each stream's still in order.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
     #[serde(default)]
     pub buffer: LokiBuffer,
     #[serde(default)]
@@ -69,6 +72,13 @@ fn default_labels() -> BTreeMap<String, String> {
 fn default_structured_metadata() -> Vec<MetadataField> {
     vec![MetadataField::TraceId, MetadataField::SpanId]
 }
+
+fn default_concurrency() -> usize {
+    1
+}
+
+/// More lanes than this only split the batches thinner.
+const MAX_CONCURRENCY: usize = 64;
 
 fn default_request_timeout() -> HumanDuration {
     HumanDuration::from_secs(10)
@@ -327,6 +337,7 @@ pub struct LokiSettings {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub request_timeout: Duration,
+    pub concurrency: usize,
     pub buffer_max_bytes: usize,
     pub when_full: WhenFull,
     pub disk_max_bytes: u64,
@@ -451,6 +462,17 @@ impl LokiSink {
         if self.request_timeout.0.is_zero() {
             problem("request_timeout", "must be above zero".to_owned());
         }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            problem(
+                "concurrency",
+                format!("must be between 1 and {MAX_CONCURRENCY}"),
+            );
+        } else if self.concurrency > 1 && self.buffer.when_full == WhenFull::Disk {
+            problem(
+                "concurrency",
+                "the disk buffer is sent in order, one request at a time: leave it at 1 with `when_full: disk`".to_owned(),
+            );
+        }
         if self.max_streams == 0 {
             problem("max_streams", "must be at least 1".to_owned());
         }
@@ -484,6 +506,7 @@ impl LokiSink {
             initial_backoff: self.retry.initial_backoff.0,
             max_backoff: self.retry.max_backoff.0,
             request_timeout: self.request_timeout.0,
+            concurrency: self.concurrency,
             buffer_max_bytes: self.buffer.max_bytes.0 as usize,
             when_full: self.buffer.when_full,
             disk_max_bytes: self.buffer.disk.max_bytes.0,
@@ -525,6 +548,7 @@ mod tests {
         assert_eq!(settings.when_full, WhenFull::Block);
         assert_eq!(settings.disk_max_bytes, 256 << 20);
         assert_eq!(settings.disk_sync, DiskSync::Full);
+        assert_eq!(settings.concurrency, 1);
     }
 
     #[test]
@@ -555,6 +579,18 @@ mod tests {
             (
                 "endpoint: http://l\nbuffer: {disk: {sync: normal}}",
                 "sinks.loki.buffer.disk",
+            ),
+            (
+                "endpoint: http://l\nconcurrency: 0",
+                "sinks.loki.concurrency",
+            ),
+            (
+                "endpoint: http://l\nconcurrency: 65",
+                "sinks.loki.concurrency",
+            ),
+            (
+                "endpoint: http://l\nconcurrency: 2\nbuffer: {when_full: disk}",
+                "sinks.loki.concurrency",
             ),
         ];
         for (yaml, field) in cases {

@@ -117,6 +117,56 @@ fn lines_reach_loki_with_labels_tenant_and_trace_metadata() {
 }
 
 #[test]
+fn concurrent_requests_keep_each_stream_in_order() {
+    const FILES: u64 = 8;
+    const LINES: u64 = 1500;
+    let workspace = Workspace::new();
+    let loki = LokiReceiver::start();
+    // A slow Loki: requests overlap only if several are in flight.
+    loki.set(Behavior::Stall(Duration::from_millis(150)));
+    let yaml = format!(
+        "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{logs}/*.log\"]\n    read_from: beginning\n    discovery_interval: 100ms\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n    concurrency: 4\n    labels:\n      file: \"{{{{ file }}}}\"\n    batch:\n      max_bytes: 16KiB\n      max_wait: 100ms\n",
+        data = workspace.data().display(),
+        logs = workspace.logs().display(),
+        url = loki.url(),
+    );
+    let config = workspace.dir.path().join("vigia.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    for file in 0..FILES {
+        append_lines(
+            &workspace.logs().join(format!("svc{file}.log")),
+            0..LINES,
+            "c",
+        );
+    }
+    let _agent = start(&config);
+    wait_for(DELIVERY_TIMEOUT, "every file's lines in Loki", || {
+        (loki.received_count() as u64 >= FILES * LINES).then_some(())
+    });
+    let mut streams: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for received in loki.received() {
+        let record: serde_json::Value = serde_json::from_str(&received.line).unwrap();
+        streams
+            .entry(received.labels["file"].clone())
+            .or_default()
+            .push(record["attrs"]["seq"].as_u64().unwrap());
+    }
+    assert_eq!(streams.len() as u64, FILES);
+    for (file, seqs) in &streams {
+        assert!(
+            seqs.iter().copied().eq(0..LINES),
+            "{file}: every line once, in the order written"
+        );
+    }
+    assert!(
+        loki.most_in_flight() >= 2,
+        "requests went side by side (at most {} at once)",
+        loki.most_in_flight()
+    );
+    assert!(loki.most_in_flight() <= 4, "bounded by `concurrency`");
+}
+
+#[test]
 fn loki_down_then_back_loses_nothing_and_memory_stays_bounded() {
     let workspace = Workspace::new();
     let mut loki = LokiReceiver::start();

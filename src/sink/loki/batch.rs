@@ -29,8 +29,9 @@ pub struct PendingBatch {
     streams: HashMap<Arc<str>, Vec<Entry>>,
     parts: Vec<Part>,
     tokens: Vec<AckToken>,
-    /// Buffer space held until the batch is finished with.
-    permits: Vec<OwnedSemaphorePermit>,
+    /// Buffer space held until the batch is finished with (shared with the other requests a
+    /// record batch was split across, if any: released when the last is finished).
+    permits: Vec<Arc<OwnedSemaphorePermit>>,
     pub bytes: usize,
     pub lines: usize,
 }
@@ -47,7 +48,7 @@ impl PendingBatch {
         records: Arc<EncodedRecords>,
         origin: Arc<Origin>,
         ack: AckToken,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Arc<OwnedSemaphorePermit>>,
         entries: impl IntoIterator<Item = Option<(Arc<str>, i64)>>,
     ) {
         let part = self.parts.len() as u32;
@@ -70,7 +71,7 @@ impl PendingBatch {
 
     /// Holds `permit`'s share of the memory buffer until the batch is finished with.
     pub fn hold(&mut self, permit: OwnedSemaphorePermit) {
-        self.permits.push(permit);
+        self.permits.push(Arc::new(permit));
     }
 
     /// The request: one stream per label set, entries in time order (stable: lines with the

@@ -1,5 +1,6 @@
-//! Sending ready requests one at a time, in order (per-stream order is kept), with retries,
-//! backoff and the rate limit; each request's lines acknowledged once Loki answered for good.
+//! One lane's deliverer: its ready requests sent one at a time, in order (so each of its
+//! streams stays in order), with retries, backoff and the shared rate limit; each request's
+//! lines acknowledged once Loki answered for good.
 
 use super::batch::PendingBatch;
 use super::client::{Answer, LokiClient};
@@ -82,11 +83,11 @@ pub async fn deliver(
     mut ready: mpsc::UnboundedReceiver<Ready>,
     mut client: LokiClient,
     settings: LokiSettings,
+    limiters: Arc<RateLimits>,
     metrics: LokiMetrics,
     counters: SinkCounters,
     health: ComponentHealth,
 ) -> u64 {
-    let limiters = RateLimits::new(&settings);
     let mut delivered = 0;
     let mut last_success = Instant::now();
     let mut last_refusal_logged: Option<Instant> = None;
@@ -177,14 +178,14 @@ fn backoff(settings: &LokiSettings, attempt: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 
-/// The optional `rate_limit`: requests wait (shaping, never dropping).
-struct RateLimits {
+/// The optional `rate_limit`, shared by every lane: requests wait (shaping, never dropping).
+pub struct RateLimits {
     bytes: Option<(DefaultDirectRateLimiter, u32)>,
     lines: Option<(DefaultDirectRateLimiter, u32)>,
 }
 
 impl RateLimits {
-    fn new(settings: &LokiSettings) -> Self {
+    pub fn new(settings: &LokiSettings) -> Self {
         let limiter = |per_second: u64| {
             let rate = NonZeroU32::new(per_second.clamp(1, u64::from(u32::MAX)) as u32)?;
             Some((RateLimiter::direct(Quota::per_second(rate)), rate.get()))

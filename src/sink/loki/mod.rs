@@ -2,11 +2,15 @@
 //! it (or refused it for good).
 //!
 //! ```text
-//!  records ──► batcher ──(bounded by buffer.max_bytes)──► deliverer ──► Loki
-//!              streams by labels,                          one request at a time (per-stream
-//!              out-of-order policy,                        order kept), retries with backoff,
-//!              cut by size and time                        rate limit, acks
+//!  records ──► batcher ──(bounded by buffer.max_bytes)──► deliverer ×concurrency ──► Loki
+//!              streams by labels,                          one per lane, one request at a
+//!              out-of-order policy,                        time each; retries with backoff,
+//!              lanes by stream,                            a shared rate limit, acks
+//!              cut by size and time
 //! ```
+//!
+//! A stream always goes through the same lane, so its requests go one after the other and it
+//! stays in order however many lanes there are.
 //!
 //! When the buffer is full, `block` stops taking records (the sources pause: a file is read
 //! later, nothing is lost) and `drop_newest` drops them, counted. A request that fails is
@@ -32,7 +36,7 @@ use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;
 use batch::PendingBatch;
 use client::LokiClient;
-use deliver::{Ready, deliver};
+use deliver::{RateLimits, Ready, deliver};
 use disk::frame::Frame;
 use disk::{DiskBuffer, DiskReader, DiskWriter};
 use std::path::Path;
@@ -50,10 +54,22 @@ pub async fn run(
     counters: SinkCounters,
     health: ComponentHealth,
 ) -> anyhow::Result<u64> {
-    let client = LokiClient::new(&settings)?;
     let memory = Arc::new(Semaphore::new(settings.buffer_max_bytes));
     metrics.buffer_capacity("memory", settings.buffer_max_bytes as u64);
-    let (ready_tx, ready_rx) = mpsc::unbounded_channel::<Ready>();
+    // One lane per request in flight; the disk buffer is replayed in order, through one.
+    let lanes = match settings.when_full {
+        WhenFull::Disk => 1,
+        _ => settings.concurrency.max(1),
+    };
+    let limits = Arc::new(RateLimits::new(&settings));
+    let mut ready = Vec::with_capacity(lanes);
+    let mut deliverers = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (ready_tx, ready_rx) = mpsc::unbounded_channel::<Ready>();
+        ready.push(ready_tx);
+        deliverers.push((ready_rx, LokiClient::new(&settings)?));
+    }
+    let ready_tx = ready[0].clone();
     let mut disk = None;
     let mut feeder = None;
     if settings.when_full == WhenFull::Disk {
@@ -82,22 +98,29 @@ pub async fn run(
             metrics.clone(),
         )));
     }
+    drop(ready_tx);
     health.running();
-    let deliverer = tokio::spawn(deliver(
-        ready_rx,
-        client,
-        settings.clone(),
-        metrics.clone(),
-        counters,
-        health.clone(),
-    ));
+    let deliverers: Vec<_> = deliverers
+        .into_iter()
+        .map(|(ready_rx, client)| {
+            tokio::spawn(deliver(
+                ready_rx,
+                client,
+                settings.clone(),
+                limits.clone(),
+                metrics.clone(),
+                counters.clone(),
+                health.clone(),
+            ))
+        })
+        .collect();
 
     let mut batcher = Batcher {
         streams: Streams::new(&settings, &metrics),
         settings,
-        pending: PendingBatch::default(),
+        pending: (0..lanes).map(|_| PendingBatch::default()).collect(),
         memory,
-        ready: ready_tx,
+        ready,
         disk,
         encoder: proto::BodyEncoder::default(),
         metrics,
@@ -121,10 +144,9 @@ pub async fn run(
                 if !batcher.take(batch).await {
                     break;
                 }
-                if batcher.pending.bytes >= batcher.settings.batch_max_bytes {
+                if batcher.cut_full().await && !batcher.has_pending() {
                     deadline = None;
-                    batcher.cut().await;
-                } else if deadline.is_none() && !batcher.pending.is_empty() {
+                } else if deadline.is_none() && batcher.has_pending() {
                     deadline = Some(tokio::time::Instant::now() + batcher.settings.batch_max_wait);
                 }
             }
@@ -138,18 +160,27 @@ pub async fn run(
     if let Some(feeder) = feeder {
         feeder.await?;
     }
-    let delivered = deliverer.await?;
+    let mut delivered = 0;
+    for deliverer in deliverers {
+        delivered += deliverer.await?;
+    }
     health.finished();
     Ok(delivered)
 }
 
-/// Gathers records into the request being filled and hands it on when it is cut.
+/// Gathers records into the requests being filled and hands each on when it is cut.
+///
+/// With `concurrency` above 1 there is one request being filled, and one in flight, per lane;
+/// a stream always goes to the same lane (by a hash of its labels), so each stream's requests
+/// still go one after the other, in order, while different streams' go side by side.
 struct Batcher {
     settings: LokiSettings,
     streams: Streams,
-    pending: PendingBatch,
+    /// One per lane.
+    pending: Vec<PendingBatch>,
     memory: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Ready>,
+    /// Each lane's deliverer.
+    ready: Vec<mpsc::UnboundedSender<Ready>>,
     /// With `when_full: disk`, where cut batches go.
     disk: Option<DiskWriter>,
     /// Encodes the requests written to the disk buffer.
@@ -195,21 +226,80 @@ impl Batcher {
         self.metrics.buffer_bytes.add(bytes as i64);
         self.metrics.buffer_lines.add(batch.records.len() as i64);
         let entries = self.streams.assign(&batch);
-        self.pending
-            .add(batch.records, batch.origin, batch.ack, permit, entries);
+        let permit = permit.map(Arc::new);
+        if self.pending.len() == 1 {
+            self.pending[0].add(batch.records, batch.origin, batch.ack, permit, entries);
+            return true;
+        }
+        // Split across lanes: each lane that gets lines holds a share of the acknowledgement
+        // and of the buffer space.
+        let lanes = self.pending.len();
+        let lane_of: Vec<Option<usize>> = entries
+            .iter()
+            .map(|entry| entry.as_ref().map(|(selector, _)| lane(selector, lanes)))
+            .collect();
+        let mut used = vec![false; lanes];
+        for index in lane_of.iter().flatten() {
+            used[*index] = true;
+        }
+        if !used.contains(&true) {
+            // Every line left out by policy: the acknowledgement goes through lane 0.
+            used[0] = true;
+        }
+        for (index, pending) in self.pending.iter_mut().enumerate() {
+            if !used[index] {
+                continue;
+            }
+            let mine = entries
+                .iter()
+                .zip(&lane_of)
+                .map(|(entry, at)| entry.clone().filter(|_| *at == Some(index)));
+            pending.add(
+                batch.records.clone(),
+                batch.origin.clone(),
+                batch.ack.fork(),
+                permit.clone(),
+                mine,
+            );
+        }
+        // The lanes' shares carry the outcome.
+        batch.ack.resolve(Delivery::Delivered);
         true
     }
 
-    /// Hands the pending request on: to the deliverer, or to the disk buffer.
+    fn has_pending(&self) -> bool {
+        self.pending.iter().any(|p| !p.is_empty())
+    }
+
+    /// Cuts the lanes whose request is full; says whether any was.
+    async fn cut_full(&mut self) -> bool {
+        let mut cut = false;
+        for index in 0..self.pending.len() {
+            if self.pending[index].bytes >= self.settings.batch_max_bytes {
+                self.cut_lane(index).await;
+                cut = true;
+            }
+        }
+        cut
+    }
+
+    /// Hands every pending request on.
     async fn cut(&mut self) {
-        if self.pending.is_empty() {
+        for index in 0..self.pending.len() {
+            self.cut_lane(index).await;
+        }
+    }
+
+    /// Hands a lane's pending request on: to its deliverer, or to the disk buffer.
+    async fn cut_lane(&mut self, index: usize) {
+        if self.pending[index].is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.pending);
+        let batch = std::mem::take(&mut self.pending[index]);
         if self.disk.is_some() {
             self.write_to_disk(batch).await;
         } else {
-            let _ = self.ready.send(Ready::Memory(batch));
+            let _ = self.ready[index].send(Ready::Memory(batch));
         }
     }
 
@@ -261,10 +351,17 @@ impl Batcher {
                 if let Ok(permit) = self.memory.clone().acquire_many_owned(wanted).await {
                     batch.hold(permit);
                 }
-                let _ = self.ready.send(Ready::Memory(batch));
+                let _ = self.ready[0].send(Ready::Memory(batch));
             }
         }
     }
+}
+
+/// The lane of a stream: the same for every request of the stream.
+fn lane(selector: &str, lanes: usize) -> usize {
+    let mut hasher = rustc_hash::FxHasher::default();
+    std::hash::Hash::hash(selector, &mut hasher);
+    (std::hash::Hasher::finish(&hasher) % lanes as u64) as usize
 }
 
 /// Reads the disk buffer in order and hands each request to the deliverer, holding as much of

@@ -102,6 +102,9 @@ struct State {
     behavior: Option<Behavior>,
     /// `Fail` answers left before going back to accepting (`None`: until changed).
     fail_budget: Option<usize>,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 pub struct LokiReceiver {
@@ -182,6 +185,11 @@ impl LokiReceiver {
     }
 
     /// How many lines were accepted (cheaper than copying them).
+    /// The most requests that were being answered at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.state.lock().unwrap().most_in_flight
+    }
+
     pub fn received_count(&self) -> usize {
         self.state.lock().unwrap().accepted.len()
     }
@@ -232,6 +240,8 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let behavior = {
         let mut state = state.lock().unwrap();
+        state.in_flight += 1;
+        state.most_in_flight = state.most_in_flight.max(state.in_flight);
         let behavior = state.behavior.clone().unwrap_or(Behavior::Accept);
         if let (Behavior::Fail { .. }, Some(budget)) = (&behavior, state.fail_budget.as_mut()) {
             *budget = budget.saturating_sub(1);
@@ -264,18 +274,22 @@ async fn handle(
                 _ => None,
             };
             let (parts, body) = request.into_parts();
-            let body = body.collect().await?.to_bytes();
+            let body = match body.collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(error) => {
+                    state.lock().unwrap().in_flight -= 1;
+                    return Err(error);
+                }
+            };
             match decode(&parts, &body) {
                 Ok((push, tenant)) => ingest(&state, push, tenant, reject.as_deref()),
                 Err(message) => respond(400, message),
             }
         }
     };
-    state
-        .lock()
-        .unwrap()
-        .statuses
-        .push(response.status().as_u16());
+    let mut state = state.lock().unwrap();
+    state.statuses.push(response.status().as_u16());
+    state.in_flight -= 1;
     Ok(response)
 }
 
