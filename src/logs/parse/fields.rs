@@ -229,50 +229,78 @@ impl Slot {
     }
 }
 
-/// Every known spelling → (slot, priority: the lower, the more preferred).
-/// FxHash: keys are short and not attacker-chosen in a way that matters (a collision costs a
-/// comparison, not a denial of service on a table this small and fixed).
-fn index() -> &'static FxHashMap<&'static str, (Slot, u8)> {
-    static INDEX: OnceLock<FxHashMap<&'static str, (Slot, u8)>> = OnceLock::new();
+/// The well-known spellings, and a quick test that rules most other names out before hashing.
+struct Index {
+    /// Every known spelling → (slot, priority: the lower, the more preferred).
+    /// FxHash: keys are short and not attacker-chosen in a way that matters (a collision costs
+    /// a comparison, not a denial of service on a table this small and fixed).
+    known: FxHashMap<&'static str, (Slot, u8)>,
+    /// By first byte, one bit per length (lengths of 31 and more share bit 31) of the known
+    /// spellings that start with it.
+    shapes: [u32; 256],
+}
+
+impl Index {
+    fn get(&self, key: &str) -> Option<&(Slot, u8)> {
+        let first = *key.as_bytes().first()?;
+        let length_bit = 1u32 << key.len().min(31);
+        if self.shapes[usize::from(first)] & length_bit == 0 {
+            return None;
+        }
+        self.known.get(key)
+    }
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index = FxHashMap::default();
-        let lists: [(Slot, &[&str]); 19] = [
-            (Slot::Time, TIME),
-            // Before the levels: `status` is classified as an HTTP status, and read as a
-            // level name only when it holds one (see `take_common`).
-            (Slot::Status, HTTP_STATUS),
-            (Slot::Level, LEVEL),
-            (Slot::Message, MESSAGE),
-            (Slot::Logger, LOGGER),
-            (Slot::Caller, CALLER),
-            (Slot::TraceId, TRACE_ID),
-            (Slot::SpanId, SPAN_ID),
-            (Slot::TraceParent, &["traceparent"]),
-            (Slot::Method, HTTP_METHOD),
-            (Slot::Path, HTTP_PATH),
-            (Slot::Route, HTTP_ROUTE),
-            (Slot::Bytes, HTTP_BYTES),
-            (Slot::Client, HTTP_CLIENT),
-            (Slot::Agent, HTTP_AGENT),
-            (Slot::Referer, HTTP_REFERER),
-            (Slot::ErrorType, ERROR_TYPE),
-            (Slot::ErrorMessage, ERROR_MESSAGE),
-            (Slot::ErrorStack, ERROR_STACK),
-        ];
-        for (slot, keys) in lists {
-            for (priority, key) in keys.iter().enumerate() {
-                // A key in two lists (`status`: a level for some loggers, an HTTP status for
-                // others) keeps its first meaning; the other is tried by value below.
-                index.entry(*key).or_insert((slot, priority as u8));
-            }
+        let known = known_spellings();
+        let mut shapes = [0u32; 256];
+        for key in known.keys() {
+            shapes[usize::from(key.as_bytes()[0])] |= 1u32 << key.len().min(31);
         }
-        for (priority, (key, _)) in HTTP_DURATION.iter().enumerate() {
-            index
-                .entry(*key)
-                .or_insert((Slot::Duration, priority as u8));
-        }
-        index
+        Index { known, shapes }
     })
+}
+
+fn known_spellings() -> FxHashMap<&'static str, (Slot, u8)> {
+    let mut index = FxHashMap::default();
+    let lists: [(Slot, &[&str]); 19] = [
+        (Slot::Time, TIME),
+        // Before the levels: `status` is classified as an HTTP status, and read as a
+        // level name only when it holds one (see `take_common`).
+        (Slot::Status, HTTP_STATUS),
+        (Slot::Level, LEVEL),
+        (Slot::Message, MESSAGE),
+        (Slot::Logger, LOGGER),
+        (Slot::Caller, CALLER),
+        (Slot::TraceId, TRACE_ID),
+        (Slot::SpanId, SPAN_ID),
+        (Slot::TraceParent, &["traceparent"]),
+        (Slot::Method, HTTP_METHOD),
+        (Slot::Path, HTTP_PATH),
+        (Slot::Route, HTTP_ROUTE),
+        (Slot::Bytes, HTTP_BYTES),
+        (Slot::Client, HTTP_CLIENT),
+        (Slot::Agent, HTTP_AGENT),
+        (Slot::Referer, HTTP_REFERER),
+        (Slot::ErrorType, ERROR_TYPE),
+        (Slot::ErrorMessage, ERROR_MESSAGE),
+        (Slot::ErrorStack, ERROR_STACK),
+    ];
+    for (slot, keys) in lists {
+        for (priority, key) in keys.iter().enumerate() {
+            // A key in two lists (`status`: a level for some loggers, an HTTP status for
+            // others) keeps its first meaning; the other is tried by value below.
+            index.entry(*key).or_insert((slot, priority as u8));
+        }
+    }
+    for (priority, (key, _)) in HTTP_DURATION.iter().enumerate() {
+        index
+            .entry(*key)
+            .or_insert((Slot::Duration, priority as u8));
+    }
+    index
 }
 
 /// What one field is to [`Fields`].
@@ -577,6 +605,17 @@ mod tests {
 
     fn fields(json: &str) -> Fields<'_> {
         Fields::new(parse_json_object(json).unwrap())
+    }
+
+    #[test]
+    fn the_quick_test_lets_every_known_spelling_through() {
+        let index = index();
+        for (key, found) in &index.known {
+            assert_eq!(index.get(key), Some(found), "{key}");
+        }
+        for other in ["amount", "order_id", "", "a_name_longer_than_thirty_one_bytes"] {
+            assert_eq!(index.get(other), None, "{other}");
+        }
     }
 
     fn value(json: &str) -> FieldValue<'_> {

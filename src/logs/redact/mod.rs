@@ -271,19 +271,20 @@ impl Redactor {
             return false;
         }
         let key = key.as_bytes();
-        let last = match key.iter().rposition(|b| matches!(b, b'.' | b'/')) {
-            Some(at) => &key[at + 1..],
-            None => key,
-        };
-        // Every secret name ends in one of these pairs of letters: most names are out at two
-        // bytes (`order_id`, `amount`, `count` are not).
-        let ending = match last {
+        // Every secret name ends in one of these pairs of letters (and a name's last segment
+        // ends where the name does): most names are out at two bytes (`order_id`, `amount`,
+        // `count` are not).
+        let ending = match key {
             [.., a, b] => [a.to_ascii_lowercase(), b.to_ascii_lowercase()],
             _ => return false,
         };
         if !matches!(&ending, b"rd" | b"wd" | b"en" | b"on" | b"et" | b"ey") {
             return false;
         }
+        let last = match key.iter().rposition(|b| matches!(b, b'.' | b'/')) {
+            Some(at) => &key[at + 1..],
+            None => key,
+        };
         // Case-insensitive, `-` and `_` alike, whole name or a `_`/`-`-separated suffix; no
         // allocation: this runs for every attribute of every event.
         let same = |a: u8, b: u8| a.eq_ignore_ascii_case(&b) || (a == b'-' && b == b'_');
