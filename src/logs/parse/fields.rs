@@ -613,7 +613,12 @@ mod tests {
         for (key, found) in &index.known {
             assert_eq!(index.get(key), Some(found), "{key}");
         }
-        for other in ["amount", "order_id", "", "a_name_longer_than_thirty_one_bytes"] {
+        for other in [
+            "amount",
+            "order_id",
+            "",
+            "a_name_longer_than_thirty_one_bytes",
+        ] {
             assert_eq!(index.get(other), None, "{other}");
         }
     }
