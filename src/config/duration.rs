@@ -29,16 +29,25 @@ impl Serialize for HumanDuration {
     }
 }
 
+/// The longest duration any setting takes. Every duration is added to an `Instant` somewhere
+/// (`Instant + 10000000h` panics); a year is past any sensible timeout or interval.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(text.trim())
-            .map(HumanDuration)
-            .map_err(|error| {
-                serde::de::Error::custom(format!(
-                    "invalid duration `{text}`: {error} (examples: `500ms`, `10s`, `1m30s`)"
-                ))
-            })
+        let parsed = humantime::parse_duration(text.trim()).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "invalid duration `{text}`: {error} (examples: `500ms`, `10s`, `1m30s`)"
+            ))
+        })?;
+        if parsed > MAX_DURATION {
+            return Err(serde::de::Error::custom(format!(
+                "duration `{text}` is longer than the most any setting takes ({})",
+                humantime::format_duration(MAX_DURATION)
+            )));
+        }
+        Ok(HumanDuration(parsed))
     }
 }
 
@@ -53,5 +62,13 @@ mod tests {
         assert_eq!(serde_json::to_string(&parsed).unwrap(), "\"1m 30s\"");
         let error = serde_json::from_str::<HumanDuration>("\"ten seconds\"").unwrap_err();
         assert!(error.to_string().contains("invalid duration `ten seconds`"));
+    }
+
+    #[test]
+    fn a_duration_longer_than_a_year_is_refused_not_a_later_panic() {
+        let error = serde_json::from_str::<HumanDuration>("\"10000000h\"").unwrap_err();
+        assert!(error.to_string().contains("longer than the most"), "{error}");
+        let year: HumanDuration = serde_json::from_str("\"365d\"").unwrap();
+        assert!(std::time::Instant::now().checked_add(year.0).is_some());
     }
 }

@@ -204,11 +204,16 @@ fn iso_prefix_any_layout(input: &str) -> IResult<&str, i64> {
         opt(zone),
     )
         .parse(input)?;
-    let utc =
-        utc_nanos(i64::from(year), month, day, hour, minute, second, nanos).ok_or_else(|| {
-            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-        })?;
-    Ok((rest, utc - i64::from(zone.unwrap_or(0)) * 1_000_000_000))
+    utc_nanos(i64::from(year), month, day, hour, minute, second, nanos)
+        .and_then(|utc| shift_by_zone(utc, zone.unwrap_or(0)))
+        .map(|utc| (rest, utc))
+        .ok_or_else(|| nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)))
+}
+
+/// A local time `utc` (as if it were UTC) at `zone_seconds` east of UTC, as UTC; `None` past
+/// the range of i64 nanoseconds (years 1677 to 2262) rather than a wrap or a panic.
+fn shift_by_zone(utc: i64, zone_seconds: i32) -> Option<i64> {
+    utc.checked_sub(i64::from(zone_seconds).checked_mul(1_000_000_000)?)
 }
 
 /// `HH:MM:SS[.fraction]`: (hour, minute, second, nanoseconds).
@@ -263,10 +268,10 @@ pub fn clf_prefix(input: &str) -> IResult<&str, i64> {
         zone,
     )
         .parse(input)?;
-    let utc = utc_nanos(i64::from(year), month, day, hour, minute, second, 0).ok_or_else(|| {
-        nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
-    })?;
-    Ok((rest, utc - i64::from(zone) * 1_000_000_000))
+    utc_nanos(i64::from(year), month, day, hour, minute, second, 0)
+        .and_then(|utc| shift_by_zone(utc, zone))
+        .map(|utc| (rest, utc))
+        .ok_or_else(|| nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)))
 }
 
 fn parse_clf(text: &str) -> Option<i64> {
@@ -383,6 +388,16 @@ pub fn from_epoch_decimal(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_zone_at_the_edge_of_the_range_is_refused_not_wrapped() {
+        // 2262-04-11T23:47:16 is the last second i64 nanoseconds hold; one hour west is past it.
+        assert_eq!(parse_any("2262-04-11T23:47:16-01:00"), None);
+        assert_eq!(parse_any("1677-09-21T00:12:44+01:00"), None);
+        assert_eq!(parse_any("11/Apr/2262:23:47:16 -0100"), None);
+        assert!(parse_any("2262-04-11T22:47:16+00:00").is_some());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -173,14 +173,14 @@ impl LokiClient {
                 unexpected: status != 204,
             },
             400 | 413 | 422 => {
-                let body = response.text().await.unwrap_or_default();
+                let body = read_capped(response).await;
                 Answer::Refused {
                     status,
                     body: body.chars().take(1024).collect(),
                 }
             }
             _ => {
-                let body = response.text().await.unwrap_or_default();
+                let body = read_capped(response).await;
                 Answer::Retry {
                     status: Some(status),
                     retry_after,
@@ -189,6 +189,25 @@ impl LokiClient {
             }
         }
     }
+}
+
+/// The most of an error body read: Loki's are a line or two; a proxy's error page, or a
+/// gzip bomb, must not cost memory.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// An error response's body (decoded), at most [`MAX_ERROR_BODY_BYTES`]; the rest is not read.
+async fn read_capped(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// `Retry-After`: seconds, or an HTTP date.
@@ -225,5 +244,32 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn an_error_body_is_read_only_up_to_its_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A 32 MiB error page, sent as fast as the client reads it.
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let size = 32 << 20;
+            let head = format!("HTTP/1.1 503 Service Unavailable\r\ncontent-length: {size}\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let block = vec![b'x'; 1 << 20];
+            for _ in 0..32 {
+                if stream.write_all(&block).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
+        let body = read_capped(response).await;
+        assert_eq!(body.len(), MAX_ERROR_BODY_BYTES);
+        server.abort();
     }
 }
