@@ -42,15 +42,34 @@ fn append_lines(path: &Path, range: std::ops::Range<u64>, payload: &str) {
         .open(path)
         .unwrap();
     let mut text = String::new();
+    let day = yesterday();
     for seq in range {
         text.push_str(&format!(
-            r#"{{"ts":"2026-11-20T10:00:00.{:06}Z","level":"info","msg":"order {seq}","seq":{seq},"trace_id":"4bf92f3577b34da6a3ce929d0e0e{:04x}","note":"{payload}"}}"#,
+            r#"{{"ts":"{day}T10:00:00.{:06}Z","level":"info","msg":"order {seq}","seq":{seq},"trace_id":"4bf92f3577b34da6a3ce929d0e0e{:04x}","note":"{payload}"}}"#,
             seq % 1_000_000,
             seq % 0x10000,
         ));
         text.push('\n');
     }
     file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Yesterday (UTC) as `YYYY-MM-DD`: event times Loki accepts (it refuses entries over a week
+/// old) on whatever day the suite runs.
+fn yesterday() -> String {
+    (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// 10:00:00 UTC yesterday, as Unix nanoseconds.
+fn yesterday_at_ten_ns() -> i64 {
+    let day = chrono::NaiveDate::parse_from_str(&yesterday(), "%Y-%m-%d").unwrap();
+    day.and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap()
 }
 
 /// The distinct `seq`s Loki holds, and how many lines in all.
@@ -107,7 +126,7 @@ fn lines_reach_loki_with_labels_tenant_and_trace_metadata() {
     );
     let record: serde_json::Value = serde_json::from_str(&first.line).unwrap();
     assert_eq!(record["msg"], "order 0");
-    assert_eq!(first.ts, 1_795_168_800_000_000_000);
+    assert_eq!(first.ts, yesterday_at_ten_ns());
     // Every request was protobuf + snappy and accepted.
     assert!(loki.statuses().iter().all(|s| *s == 204));
     assert_eq!(
@@ -350,4 +369,47 @@ fn with_the_disk_buffer_a_restart_while_loki_is_down_still_delivers_everything()
         })
         .count();
     assert!(segments <= 1, "{segments} segments left after delivery");
+}
+
+#[test]
+fn one_far_future_event_time_does_not_blackhole_its_stream() {
+    let workspace = Workspace::new();
+    let loki = LokiReceiver::start();
+    let config = loki_config(&workspace, &loki, "");
+    let log = workspace.logs().join("app.log");
+    append_lines(&log, 0..100, "before");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"{\"ts\":\"2099-01-01T00:00:00Z\",\"level\":\"info\",\"msg\":\"clock skew\",\"seq\":100}\n")
+        .unwrap();
+    append_lines(&log, 101..300, "after");
+    let started = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let agent = start(&config);
+    let total = wait_delivered(&loki, 300);
+    assert_eq!(total, 300);
+    assert!(
+        loki.statuses().iter().all(|s| *s == 204),
+        "Loki refused nothing: {:?}",
+        loki.statuses()
+    );
+    let skewed = loki
+        .received()
+        .into_iter()
+        .find(|r| r.line.contains("clock skew"))
+        .unwrap();
+    assert!(
+        skewed.ts >= started - 60_000_000_000 && skewed.ts <= started + 120_000_000_000,
+        "sent at read time, not in 2099: {}",
+        skewed.ts
+    );
+    let record: serde_json::Value = serde_json::from_str(&skewed.line).unwrap();
+    assert_eq!(record["ts"], "2099-01-01T00:00:00.000000000Z", "the record keeps its own time");
+    assert_eq!(
+        agent.metric(
+            "vigia_loki_lines_rewritten_total{component=\"loki\",reason=\"event_time_out_of_range\"}"
+        ),
+        Some(1.0)
+    );
 }

@@ -33,6 +33,9 @@ pub const MAX_ATTR_BYTES: usize = 8 * 1024;
 pub struct RecordMeta {
     /// Unix nanoseconds.
     pub ts: i64,
+    /// When the line was read (Unix nanoseconds): what a sink sends instead of an event time
+    /// its destination would refuse.
+    pub read_ts: i64,
     pub level: Level,
     pub invalid_utf8: bool,
     /// `stdout` / `stderr` (container logs), `stdin`.
@@ -121,6 +124,7 @@ impl Normalizer {
             let ids = record.write_json_line(out);
             RecordMeta {
                 ts: record.ts,
+                read_ts: line.read_time_ns,
                 level: record.level,
                 invalid_utf8: record.source.invalid_utf8,
                 stream: record.source.stream,

@@ -3,6 +3,7 @@
 
 use super::labels::{Template, selector};
 use crate::config::loki::{LokiSettings, OutOfOrderPolicy};
+use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Origin, RecordBatch};
 use crate::telemetry::loki::LokiMetrics;
 use std::collections::HashMap;
@@ -11,6 +12,12 @@ use std::time::{Duration, Instant};
 
 /// A stream nobody wrote to for this long no longer counts as active.
 const STREAM_IDLE: Duration = Duration::from_secs(3600);
+/// Loki refuses entries more than this far ahead of its clock (`creation_grace_period`).
+const FUTURE_LIMIT_NS: i64 = 10 * 60 * 1_000_000_000;
+/// Loki refuses entries older than this (`reject_old_samples_max_age`, 168h by default).
+/// Not the out-of-order window: an old line on a new stream is accepted, and backfilled logs
+/// keep their times; the window is the out-of-order policy's business.
+const OLDEST_ACCEPTED_NS: i64 = 168 * 3600 * 1_000_000_000;
 /// The value that templated labels take once `max_streams` is reached.
 pub const OVERFLOW: &str = "overflow";
 
@@ -84,7 +91,9 @@ impl Streams {
         let mut by_stream: Vec<(Option<&'static str>, Arc<str>, bool)> = Vec::with_capacity(2);
         let mut out = Vec::with_capacity(batch.records.len());
         let (mut rewritten, mut dropped, mut overflowed) = (0u64, 0u64, 0u64);
+        let mut out_of_range = 0u64;
         let now = Instant::now();
+        let now_ns = now_nanos();
         for (meta, _) in batch.records.iter() {
             let (selector, overflow) = match by_stream.iter().find(|(s, _, _)| *s == meta.stream) {
                 Some((_, selector, overflow)) => (selector.clone(), *overflow),
@@ -102,6 +111,14 @@ impl Streams {
             state.last_used = now;
             let oldest_accepted = state.newest.saturating_sub(self.window_ns);
             let mut ts = meta.ts;
+            let accepted = now_ns.saturating_sub(OLDEST_ACCEPTED_NS)..=now_ns.saturating_add(FUTURE_LIMIT_NS);
+            if !accepted.contains(&ts) {
+                // An event time Loki would refuse, or one that would push the stream's newest
+                // time far ahead (a single `2099-…` line would have every later line of the
+                // stream refused): sent at read time; the line keeps its own `ts`.
+                ts = meta.read_ts.clamp(*accepted.start(), *accepted.end());
+                out_of_range += 1;
+            }
             if ts < oldest_accepted {
                 match self.policy {
                     OutOfOrderPolicy::Accept => {}
@@ -124,6 +141,9 @@ impl Streams {
         }
         if dropped > 0 {
             self.metrics.dropped("out_of_order", dropped);
+        }
+        if out_of_range > 0 {
+            self.metrics.rewritten("event_time_out_of_range", out_of_range);
         }
         if overflowed > 0 {
             self.metrics.rewritten("stream_overflow", overflowed);

@@ -66,6 +66,8 @@ const MAX_VALUE_BYTES: usize = 2048;
 const MAX_METADATA_ENTRIES: usize = 128;
 const OUT_OF_ORDER_WINDOW_NS: i64 = 3600 * 1_000_000_000;
 const FUTURE_LIMIT_NS: i64 = 600 * 1_000_000_000;
+/// `reject_old_samples_max_age`: 168h by default.
+const OLDEST_ACCEPTED_NS: i64 = 168 * 3600 * 1_000_000_000;
 
 /// One accepted line.
 #[derive(Debug, Clone, PartialEq)]
@@ -484,6 +486,11 @@ fn ingest(
             } else if ts > now + FUTURE_LIMIT_NS {
                 Some(format!(
                     "entry for stream {} has timestamp too new",
+                    stream.labels
+                ))
+            } else if ts < now - OLDEST_ACCEPTED_NS {
+                Some(format!(
+                    "entry for stream {} has timestamp too old",
                     stream.labels
                 ))
             } else if newest != i64::MIN && ts < newest - OUT_OF_ORDER_WINDOW_NS {
