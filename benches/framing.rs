@@ -122,6 +122,8 @@ fn tailing(c: &mut Criterion) {
                     rotate_wait: Duration::from_secs(10),
                     batch_max_events: 512,
                     read_budget_bytes: 256 * 1024,
+                    follow_symlinks: Default::default(),
+                    symlink_roots: Vec::new(),
                 };
                 let started = Instant::now();
                 let mut tailer = Tailer::new(

@@ -372,11 +372,15 @@ fn file_source_settings(
             rotate_wait: file.rotate_wait,
             batch_max_events: config.batch_max_events,
             read_budget_bytes: 256 * 1024,
+            follow_symlinks: file.follow_symlinks,
+            symlink_roots: file.symlink_roots.clone(),
         },
         data_dir: config.data_dir.clone(),
         discovery_interval: file.discovery_interval,
         poll_interval: file.poll_interval,
         checkpoint_interval: file.checkpoint_interval,
+        // Half the grace period to read the files to their end, half to deliver it.
+        shutdown_read: config.grace_period / 2,
     }
 }
 

@@ -5,6 +5,7 @@
 use super::duration::HumanDuration;
 use crate::logs::frame::{ContainerFormat, MultilineMode};
 use crate::logs::parse::Format;
+use crate::logs::source::file::discovery::FollowSymlinks;
 use crate::logs::source::file::tailer::ReadFrom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -201,6 +202,14 @@ pub struct FileSource {
     /// How often acknowledged progress is written to the checkpoint; 0s writes on every change.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: HumanDuration,
+    /// Which symbolic links to follow: `within_roots` (targets inside an include pattern's
+    /// base directory or `symlink_roots`), `always` or `never`.
+    #[serde(default)]
+    pub follow_symlinks: FollowSymlinks,
+    /// Directories links may point into besides the include roots (`/var/log/pods` for the
+    /// links in `/var/log/containers`).
+    #[serde(default)]
+    pub symlink_roots: Vec<String>,
 }
 
 fn default_max_open_files() -> usize {

@@ -6,7 +6,7 @@ use super::raw::{ConfigFile, MultilineSection, Role, SinkSpec, SourceSpec};
 use crate::logs::frame::{ContainerFormat, MultilineMode, MultilineSettings};
 use crate::logs::parse::Format;
 use crate::logs::redact::{CustomRule, DEFAULT_RULES, OPTIONAL_RULES};
-use crate::logs::source::file::discovery::Discovery;
+use crate::logs::source::file::discovery::{Discovery, FollowSymlinks};
 use crate::logs::source::file::tailer::ReadFrom;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -69,6 +69,8 @@ pub struct FileSourceConfig {
     pub discovery_interval: Duration,
     pub poll_interval: Duration,
     pub checkpoint_interval: Duration,
+    pub follow_symlinks: FollowSymlinks,
+    pub symlink_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +235,8 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
                         discovery_interval: file.discovery_interval.0,
                         poll_interval: file.poll_interval.0,
                         checkpoint_interval: file.checkpoint_interval.0,
+                        follow_symlinks: file.follow_symlinks,
+                        symlink_roots: file.symlink_roots.iter().map(PathBuf::from).collect(),
                     })
                 }
             };

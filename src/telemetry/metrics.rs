@@ -61,6 +61,9 @@ pub struct AgentMetrics {
     checkpoint_writes: IntCounterVec,
     checkpoint_errors: IntCounterVec,
     container_format_errors: IntCounterVec,
+    file_unread_released: IntCounterVec,
+    file_symlinks_refused: IntCounterVec,
+    file_copies_read: IntCounterVec,
     file_read_lag: IntGaugeVec,
     redactions: IntCounterVec,
     loki: super::loki::LokiFamilies,
@@ -77,6 +80,11 @@ pub struct FileSourceMetrics {
     pub checkpoint_write_errors: IntCounter,
     pub checkpoint_corrupt: IntCounter,
     pub container_format_errors: IntCounter,
+    /// Symbolic links not followed (`follow_symlinks`).
+    pub symlinks_refused: IntCounter,
+    /// copytruncate copies whose unread tail was read.
+    pub copies_read: IntCounter,
+    unread_released: IntCounterVec,
     read_lag: IntGaugeVec,
     component: String,
 }
@@ -87,6 +95,13 @@ impl FileSourceMetrics {
         self.read_lag
             .with_label_values(&[self.component.as_str(), file])
             .set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// Bytes of a file that vigia had to let go of without reading them, by why.
+    pub fn unread_released(&self, reason: &str, bytes: u64) {
+        self.unread_released
+            .with_label_values(&[self.component.as_str(), reason])
+            .inc_by(bytes);
     }
 
     /// The file is no longer read: its series goes away.
@@ -184,6 +199,21 @@ impl AgentMetrics {
             "Lines of a CRI or Docker log that were not in that format (kept as raw lines).",
             &["component"],
         );
+        let file_unread_released = counter(
+            "vigia_file_unread_bytes_released_total",
+            "Bytes of files let go of unread, by reason: max_open_files (a file left before it could be opened or reopened), truncated (copytruncate with no copy found).",
+            &["component", "reason"],
+        );
+        let file_symlinks_refused = counter(
+            "vigia_file_symlinks_refused_total",
+            "Symbolic links matched by include but not followed (follow_symlinks).",
+            &["component"],
+        );
+        let file_copies_read = counter(
+            "vigia_file_copytruncate_copies_total",
+            "copytruncate copies found after a truncation, whose unread tail was read before the live file.",
+            &["component"],
+        );
         let file_read_lag = gauge(
             "vigia_file_read_lag_bytes",
             "Bytes of a file not read yet (its size minus the read offset).",
@@ -255,6 +285,9 @@ impl AgentMetrics {
             checkpoint_writes,
             checkpoint_errors,
             container_format_errors,
+            file_unread_released,
+            file_symlinks_refused,
+            file_copies_read,
             file_read_lag,
             redactions,
         }
@@ -282,6 +315,9 @@ impl AgentMetrics {
                 .checkpoint_errors
                 .with_label_values(&[component, "corrupt"]),
             container_format_errors: self.container_format_errors.with_label_values(&[component]),
+            symlinks_refused: self.file_symlinks_refused.with_label_values(&[component]),
+            copies_read: self.file_copies_read.with_label_values(&[component]),
+            unread_released: self.file_unread_released.clone(),
             read_lag: self.file_read_lag.clone(),
             component: component.to_owned(),
         }

@@ -68,6 +68,8 @@ fn settings(dir: &Path) -> TailerSettings {
         rotate_wait: Duration::from_secs(1),
         batch_max_events: 16,
         read_budget_bytes: 4096,
+        follow_symlinks: Default::default(),
+        symlink_roots: Vec::new(),
     }
 }
 

@@ -25,6 +25,11 @@ pub struct CheckpointEntry {
     pub offset: u64,
     /// Where the file was last seen (to find it again after a rotation while stopped).
     pub path: PathBuf,
+    /// The file's name for its whole life: its path when it was discovered. Its lines carry
+    /// it, so a line read again after a rotation and a restart is sent exactly as the first
+    /// time (Loki then drops it as a duplicate). Absent in checkpoints of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -200,6 +205,7 @@ mod tests {
             fingerprint: Fingerprint { len: 10, crc: 7 },
             offset,
             path: PathBuf::from(format!("/var/log/app/{ino}.log")),
+            name: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! thread of its own (file reads block), waking on inotify events or a poll interval.
 
 pub mod checkpoint;
+pub mod copies;
 pub mod discovery;
 pub mod identity;
 pub mod progress;
@@ -28,10 +29,14 @@ pub struct FileSourceSettings {
     pub poll_interval: Duration,
     /// How often acknowledged progress is written; zero writes on every change.
     pub checkpoint_interval: Duration,
+    /// On shutdown, how long the source may go on reading its files to their end (what is
+    /// left of the grace period is for delivering what it read).
+    pub shutdown_read: Duration,
 }
 
-/// Runs the source until `stop`, then waits for in-flight batches to be acknowledged (as long
-/// as the process lets it) and writes the final checkpoint. Blocking: run it on its own thread.
+/// Runs the source until `stop`, reads its files to their current end (within
+/// `shutdown_read`), then waits for in-flight batches to be acknowledged (as long as the
+/// process lets it) and writes the final checkpoint. Blocking: run it on its own thread.
 pub fn run_blocking(
     context: SourceContext,
     settings: FileSourceSettings,
@@ -68,37 +73,28 @@ pub fn run_blocking(
     }
     context.health.running();
     let events_before = counters.events.get();
-    let runtime = tokio::runtime::Handle::current();
-    let mut checkpoints = Checkpointing::new(settings.checkpoint_interval);
-    let mut next_discovery = Instant::now();
+    let mut driver = Driver {
+        runtime: tokio::runtime::Handle::current(),
+        out,
+        housekeeping: Housekeeping::new(&settings, context.health.clone()),
+        wakeup,
+    };
     'running: while !stop.is_cancelled() {
-        let now = Instant::now();
-        tailer.handle_acks();
-        if now >= next_discovery || wakeup.rescan_requested() {
-            tailer.discover(now);
-            next_discovery = now + settings.discovery_interval;
-        }
-        for batch in tailer.poll(now) {
-            if !send(&runtime, &out, batch, &mut tailer, &mut checkpoints) {
+        driver.housekeeping.tick(&mut tailer, &driver.wakeup);
+        for batch in tailer.poll(Instant::now()) {
+            if !driver.send(batch, &mut tailer, None) {
                 break 'running;
             }
         }
-        tailer.handle_acks();
-        checkpoints.maybe_save(&mut tailer);
+        driver.housekeeping.tick(&mut tailer, &driver.wakeup);
         if !tailer.has_backlog() {
-            let mut wait = settings
-                .poll_interval
-                .min(next_discovery.saturating_duration_since(Instant::now()));
-            if let Some(deadline) = tailer.next_deadline() {
-                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
-            }
-            if tailer.checkpoint_dirty() {
-                wait = wait.min(checkpoints.next.saturating_duration_since(Instant::now()));
-            }
-            wakeup.wait(wait.max(Duration::from_millis(1)));
+            driver.wait(&tailer, settings.poll_interval);
         }
     }
-    drop(out);
+    if stop.is_cancelled() {
+        driver.read_to_end(&mut tailer, Instant::now() + settings.shutdown_read, &context.id);
+    }
+    drop(driver);
     tailer.drain(None);
     context.health.finished();
     let events = counters.events.get() - events_before;
@@ -106,57 +102,151 @@ pub fn run_blocking(
     events
 }
 
-/// Writes the checkpoint when progress moved, at most once per interval.
-struct Checkpointing {
-    interval: Duration,
-    next: Instant,
+/// What keeps the source's view current whatever else it is doing (reading, or waiting on a
+/// full pipeline): acks applied, files discovered and opened, the checkpoint written.
+struct Housekeeping {
+    checkpoint_interval: Duration,
+    next_checkpoint: Instant,
+    discovery_interval: Duration,
+    next_discovery: Instant,
+    health: crate::admin::ComponentHealth,
+    degraded: bool,
 }
 
-impl Checkpointing {
-    fn new(interval: Duration) -> Self {
+impl Housekeeping {
+    fn new(settings: &FileSourceSettings, health: crate::admin::ComponentHealth) -> Self {
         Self {
-            interval,
-            next: Instant::now(),
+            checkpoint_interval: settings.checkpoint_interval,
+            next_checkpoint: Instant::now(),
+            discovery_interval: settings.discovery_interval,
+            next_discovery: Instant::now(),
+            health,
+            degraded: false,
         }
     }
 
-    fn maybe_save(&mut self, tailer: &mut Tailer) {
-        if tailer.checkpoint_dirty() && Instant::now() >= self.next {
-            tailer.save_checkpoint();
-            self.next = Instant::now() + self.interval;
+    fn tick(&mut self, tailer: &mut Tailer, wakeup: &wakeup::Wakeup) {
+        let now = Instant::now();
+        tailer.handle_acks();
+        // Discovery goes on while the pipeline is full: a file created and rotated away during
+        // an outage is opened now, and its open handle keeps its bytes readable.
+        if now >= self.next_discovery || wakeup.rescan_requested() {
+            tailer.discover(now);
+            self.next_discovery = now + self.discovery_interval;
         }
+        if tailer.checkpoint_dirty() && now >= self.next_checkpoint {
+            tailer.save_checkpoint();
+            self.next_checkpoint = Instant::now() + self.checkpoint_interval;
+            self.report(tailer);
+        }
+    }
+
+    /// A checkpoint that cannot be written is a degraded source (`/readyz` says why): on a
+    /// restart its lines would be sent again from the last checkpoint that was written.
+    fn report(&mut self, tailer: &Tailer) {
+        match (tailer.checkpoint_error(), self.degraded) {
+            (Some(error), _) => {
+                self.health
+                    .failing(format!("cannot write the checkpoint: {error}"));
+                self.degraded = true;
+            }
+            (None, true) => {
+                self.health.running();
+                self.degraded = false;
+            }
+            (None, false) => {}
+        }
+    }
+
+    fn next_due(&self, tailer: &Tailer) -> Instant {
+        let mut due = self.next_discovery;
+        if tailer.checkpoint_dirty() {
+            due = due.min(self.next_checkpoint);
+        }
+        due
     }
 }
 
-/// Sends one batch, waiting for room; while it waits, acks keep being applied and the
-/// checkpoint kept current, so a crash during backpressure replays only what is in flight.
-/// Returns false when the pipeline is gone.
-fn send(
-    runtime: &tokio::runtime::Handle,
-    out: &mpsc::Sender<LineBatch>,
-    batch: LineBatch,
-    tailer: &mut Tailer,
-    checkpoints: &mut Checkpointing,
-) -> bool {
-    let mut batch = batch;
-    loop {
-        match out.try_send(batch) {
-            Ok(()) => return true,
-            Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            Err(mpsc::error::TrySendError::Full(back)) => batch = back,
+struct Driver {
+    runtime: tokio::runtime::Handle,
+    out: mpsc::Sender<LineBatch>,
+    housekeeping: Housekeeping,
+    wakeup: wakeup::Wakeup,
+}
+
+impl Driver {
+    /// Sleeps until there may be something to do: an inotify event, the poll interval, a
+    /// multiline timeout, discovery or a checkpoint falling due.
+    fn wait(&self, tailer: &Tailer, poll_interval: Duration) {
+        let now = Instant::now();
+        let mut until = now + poll_interval;
+        until = until.min(self.housekeeping.next_due(tailer));
+        if let Some(deadline) = tailer.next_deadline() {
+            until = until.min(deadline);
         }
-        tailer.handle_acks();
-        checkpoints.maybe_save(tailer);
-        let reserved = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_millis(20), out.reserve()).await
-        });
-        match reserved {
-            Ok(Ok(permit)) => {
-                permit.send(batch);
-                return true;
+        self.wakeup
+            .wait(until.saturating_duration_since(now).max(Duration::from_millis(1)));
+    }
+
+    /// Sends one batch, waiting for room (until `deadline`, if any); while it waits,
+    /// housekeeping goes on, so a crash during backpressure replays only what is in flight
+    /// and files keep being discovered. Returns false when the pipeline is gone or the
+    /// deadline passed.
+    fn send(&mut self, batch: LineBatch, tailer: &mut Tailer, deadline: Option<Instant>) -> bool {
+        let mut batch = batch;
+        loop {
+            match self.out.try_send(batch) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(back)) => batch = back,
             }
-            Ok(Err(_closed)) => return false,
-            Err(_timeout) => {}
+            self.housekeeping.tick(tailer, &self.wakeup);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            let out = &self.out;
+            let reserved = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(20), out.reserve()).await
+            });
+            match reserved {
+                Ok(Ok(permit)) => {
+                    permit.send(batch);
+                    return true;
+                }
+                Ok(Err(_closed)) => return false,
+                Err(_timeout) => {}
+            }
+        }
+    }
+
+    /// Shutdown: the files are read up to the size they have now and what the framers hold
+    /// is emitted, so a service's last lines before it exited are delivered. Bounded by
+    /// `deadline`.
+    fn read_to_end(&mut self, tailer: &mut Tailer, deadline: Instant, source: &str) {
+        let targets = tailer.sizes();
+        loop {
+            if tailer.read_up_to(&targets) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    source,
+                    "shutdown: the grace period ran out before the files were read to their end; the rest is read on the next start"
+                );
+                return;
+            }
+            let batches = tailer.poll(Instant::now());
+            for batch in batches {
+                if !self.send(batch, tailer, Some(deadline)) {
+                    return;
+                }
+            }
+            tailer.handle_acks();
+        }
+        for batch in tailer.finish_all(Instant::now()) {
+            if !self.send(batch, tailer, Some(deadline)) {
+                return;
+            }
         }
     }
 }

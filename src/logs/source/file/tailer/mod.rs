@@ -11,8 +11,10 @@
 //! (copytruncate): reading restarts at 0. A deleted file is read to its end and released
 //! `rotate_wait` after the deletion was noticed (a writer may still hold it open briefly).
 
+mod copytruncate;
+
 use super::checkpoint::{CheckpointEntry, CheckpointStore, Loaded};
-use super::discovery::Discovery;
+use super::discovery::{Discovery, FollowSymlinks};
 use super::identity::{FileKey, Fingerprint};
 use super::progress::Progress;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
@@ -21,7 +23,7 @@ use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin};
 use crate::telemetry::metrics::{FileSourceMetrics, SourceCounters};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -50,6 +52,9 @@ pub struct TailerSettings {
     pub batch_max_events: usize,
     /// Most bytes read from one file in one turn, so one busy file cannot starve the others.
     pub read_budget_bytes: usize,
+    pub follow_symlinks: FollowSymlinks,
+    /// Directories links may point into besides the include roots.
+    pub symlink_roots: Vec<PathBuf>,
 }
 
 /// What the tailer says about itself, for the driver to log.
@@ -67,13 +72,15 @@ enum FileState {
     Rotated { since: Instant },
 }
 
-struct Tailed {
-    path: PathBuf,
-    fingerprint: Fingerprint,
-    file: Option<File>,
-    read_offset: u64,
-    size: u64,
-    framer: Framer,
+pub(super) struct Tailed {
+    pub(super) path: PathBuf,
+    /// The path at discovery: the name its lines carry for the file's whole life.
+    name: PathBuf,
+    pub(super) fingerprint: Fingerprint,
+    pub(super) file: Option<File>,
+    pub(super) read_offset: u64,
+    pub(super) size: u64,
+    pub(super) framer: Framer,
     origin: Arc<Origin>,
     progress: Progress,
     state: FileState,
@@ -89,6 +96,10 @@ struct Tailed {
     /// Matched by the last discovery. A released file that still matches stays known (at its
     /// end) so a restart does not read it again; one that is gone is forgotten.
     matched: bool,
+    /// Starts with the same bytes as this live file: a copytruncate copy being made. It waits,
+    /// unread, until the live file is truncated (then it holds the live file's unread tail)
+    /// or stops being read.
+    copy_of: Option<FileKey>,
 }
 
 pub struct Tailer {
@@ -112,6 +123,10 @@ pub struct Tailer {
     counters: SourceCounters,
     metrics: FileSourceMetrics,
     notices: Vec<Notice>,
+    /// Links refused by the last discovery (each warned about and counted once).
+    refused_links: HashSet<PathBuf>,
+    /// Why the last checkpoint write failed, until one succeeds.
+    checkpoint_error: Option<String>,
 }
 
 impl Tailer {
@@ -121,7 +136,12 @@ impl Tailer {
         counters: SourceCounters,
         metrics: FileSourceMetrics,
     ) -> Result<Self, globset::Error> {
-        let discovery = Discovery::new(&settings.include, &settings.exclude)?;
+        let discovery = Discovery::with_symlinks(
+            &settings.include,
+            &settings.exclude,
+            settings.follow_symlinks,
+            &settings.symlink_roots,
+        )?;
         let mut notices = Vec::new();
         let (entries, first_start) = match store.load() {
             Loaded::FirstStart => (Vec::new(), true),
@@ -156,8 +176,15 @@ impl Tailer {
             counters,
             metrics,
             notices,
+            refused_links: HashSet::new(),
+            checkpoint_error: None,
             settings,
         })
+    }
+
+    /// Why checkpoints cannot be written, while they cannot.
+    pub fn checkpoint_error(&self) -> Option<&str> {
+        self.checkpoint_error.as_deref()
     }
 
     pub fn take_notices(&mut self) -> Vec<Notice> {
@@ -171,13 +198,15 @@ impl Tailer {
     /// Finds the files that match now and reconciles them with the ones known.
     pub fn discover(&mut self, now: Instant) {
         let initial = self.first_start && !self.scanned_once;
-        let mut seen = Vec::new();
-        for path in self.discovery.scan() {
+        let scan = self.discovery.scan();
+        self.note_refused_links(scan.refused_links);
+        let mut seen = HashSet::with_capacity(scan.files.len());
+        for path in scan.files {
             let Ok(metadata) = std::fs::metadata(&path) else {
                 continue;
             };
             let key = FileKey::of(&metadata);
-            seen.push(key);
+            seen.insert(key);
             if let Some(known) = self.files.get_mut(&key) {
                 known.matched = true;
                 if known.path != path {
@@ -199,7 +228,7 @@ impl Tailer {
                 old.state = FileState::Rotated { since: now };
                 self.metrics.rotations.inc();
             }
-            self.add_file(path, key, previous, initial);
+            self.add_file(path, key, previous, initial, metadata.len());
         }
         for (key, known) in &mut self.files {
             known.matched = seen.contains(key);
@@ -215,6 +244,21 @@ impl Tailer {
         }
         self.open_waiting();
         self.metrics.files_watched.set(self.files.len() as i64);
+    }
+
+    /// Warns about and counts each link refused, once while it stays there.
+    fn note_refused_links(&mut self, refused: std::collections::BTreeSet<PathBuf>) {
+        let now: HashSet<PathBuf> = refused.into_iter().collect();
+        for link in now.difference(&self.refused_links) {
+            self.metrics.symlinks_refused.inc();
+            tracing::warn!(
+                source = %self.settings.source_id,
+                link = %link.display(),
+                target = %std::fs::canonicalize(link).map(|t| t.display().to_string()).unwrap_or_default(),
+                "not following a symbolic link whose target is outside the include roots (follow_symlinks, symlink_roots)"
+            );
+        }
+        self.refused_links = now;
     }
 
     /// A file in the last run's checkpoint that no longer matches (rotated while the agent was
@@ -237,28 +281,43 @@ impl Tailer {
             {
                 next.after = Some(entry.key);
             }
-            self.add_file(found, entry.key, None, false);
+            let size = std::fs::metadata(&found).map_or(0, |m| m.len());
+            self.add_file(found, entry.key, None, false, size);
             if let Some(file) = self.files.get_mut(&entry.key) {
                 file.state = FileState::Rotated { since: now };
             }
         }
     }
 
-    fn add_file(&mut self, path: PathBuf, key: FileKey, after: Option<FileKey>, initial: bool) {
+    pub(super) fn add_file(
+        &mut self,
+        path: PathBuf,
+        key: FileKey,
+        after: Option<FileKey>,
+        initial: bool,
+        size: u64,
+    ) {
+        // A file known from the checkpoint keeps the name it had then.
+        let name = self
+            .resume
+            .get(&key)
+            .and_then(|entry| entry.name.clone())
+            .unwrap_or_else(|| path.clone());
         let origin = Arc::new(Origin {
             source_id: self.settings.source_id.clone(),
-            file: Some(Arc::from(path.to_string_lossy().as_ref())),
-            kubernetes: kubernetes::from_path(&path).map(Arc::new),
+            file: Some(Arc::from(name.to_string_lossy().as_ref())),
+            kubernetes: kubernetes::from_path(&name).map(Arc::new),
         });
         self.by_path.insert(path.clone(), key);
         self.files.insert(
             key,
             Tailed {
                 path,
+                name,
                 fingerprint: Fingerprint::EMPTY,
                 file: None,
                 read_offset: 0,
-                size: 0,
+                size,
                 framer: self.framer_at(0),
                 origin,
                 progress: Progress::starting_at(0),
@@ -269,12 +328,13 @@ impl Tailer {
                 initial,
                 release: false,
                 matched: true,
+                copy_of: None,
             },
         );
         self.open_queue.push_back(key);
     }
 
-    fn framer_at(&self, offset: u64) -> Framer {
+    pub(super) fn framer_at(&self, offset: u64) -> Framer {
         Framer::new(
             self.settings.format,
             self.settings.multiline.clone(),
@@ -333,19 +393,24 @@ impl Tailer {
         let size = metadata.len();
         let first_open = tailed.fingerprint == Fingerprint::EMPTY && tailed.read_offset == 0;
         let mut offset = tailed.read_offset;
+        let mut truncated_while_stopped = None;
         if first_open {
             // Only now that this is the right file: a failed open keeps the entry for a retry.
             offset = match self.resume.remove(&key) {
-                Some(entry) if entry.fingerprint.matches(&mut file, size).unwrap_or(false) => {
-                    if entry.offset > size {
-                        self.metrics.truncations.inc();
-                        0
-                    } else {
-                        entry.offset
-                    }
+                Some(entry)
+                    if entry.offset <= size
+                        && entry.fingerprint.matches(&mut file, size).unwrap_or(false) =>
+                {
+                    entry.offset
                 }
-                _ if tailed.initial && settings.read_from == ReadFrom::End => size,
-                _ => 0,
+                Some(entry) => {
+                    // Shorter, or other first bytes: truncated while vigia was stopped.
+                    self.metrics.truncations.inc();
+                    truncated_while_stopped = Some(entry);
+                    0
+                }
+                None if tailed.initial && settings.read_from == ReadFrom::End => size,
+                None => 0,
             };
             tailed.fingerprint =
                 Fingerprint::of_file(&mut file, size).unwrap_or(Fingerprint::EMPTY);
@@ -373,6 +438,12 @@ impl Tailer {
         tailed.size = size;
         tailed.at_end = false;
         tailed.file = Some(file);
+        let fingerprint = tailed.fingerprint;
+        if let Some(entry) = truncated_while_stopped {
+            self.adopt_copy_after_restart(key, &entry);
+        } else if first_open && offset == 0 {
+            self.mark_if_copy(key, fingerprint);
+        }
         true
     }
 
@@ -401,7 +472,7 @@ impl Tailer {
             if let (FileState::Rotated { since }, true, Some(_)) =
                 (tailed.state, tailed.at_end, &tailed.file)
             {
-                if now.duration_since(since) >= rotate_wait {
+                if now.duration_since(since) >= rotate_wait && tailed.progress.in_flight() == 0 {
                     // Nothing more can come: everything held back is emitted, then released.
                     tailed.framer.finish(now, &mut events);
                     tailed.release = true;
@@ -427,6 +498,12 @@ impl Tailer {
     /// A file that took another's path is read only once that one is read to its end and
     /// holds no event back, so that lines come out in the order they were written.
     fn may_read(&self, tailed: &Tailed) -> bool {
+        if let Some(live) = tailed.copy_of.and_then(|k| self.files.get(&k))
+            && live.file.is_some()
+            && live.state == FileState::Active
+        {
+            return false;
+        }
         match tailed.after.and_then(|k| self.files.get(&k)) {
             Some(before) if before.file.is_some() => {
                 before.at_end && before.framer.next_deadline().is_none()
@@ -446,38 +523,11 @@ impl Tailer {
             return 0;
         }
         let budget = self.settings.read_budget_bytes;
+        if let Some(previous_size) = self.truncated(key) {
+            self.on_truncation(key, previous_size, now, events);
+        }
         let tailed = self.files.get_mut(&key).expect("checked above");
         let file = tailed.file.as_mut().expect("checked above");
-        let Ok(metadata) = file.metadata() else {
-            return 0;
-        };
-        let grew = metadata.len() != tailed.size;
-        tailed.size = metadata.len();
-        // Shorter than what was read, or (if it grew back past that point before this look)
-        // starting with other bytes: the file was truncated and written again.
-        let replaced = grew
-            && tailed.fingerprint.len > 0
-            && !tailed
-                .fingerprint
-                .matches(file, tailed.size)
-                .unwrap_or(true);
-        if tailed.size < tailed.read_offset || replaced {
-            // copytruncate: the content before the truncation is gone; start over.
-            self.metrics.truncations.inc();
-            if file.seek(SeekFrom::Start(0)).is_err() {
-                return 0;
-            }
-            tailed.read_offset = 0;
-            tailed.progress.reset();
-            tailed.framer = Framer::new(
-                self.settings.format,
-                self.settings.multiline.clone(),
-                self.settings.max_line_bytes,
-                0,
-            );
-            tailed.fingerprint = Fingerprint::EMPTY;
-            self.checkpoint_dirty = true;
-        }
         let mut read_total = 0usize;
         while read_total < budget {
             let want = (budget - read_total).min(self.read_buffer.len());
@@ -568,14 +618,39 @@ impl Tailer {
                 tailed.file = None;
                 self.metrics.forget_file(&tailed.path.to_string_lossy());
             }
-            if tailed.release && !tailed.matched && tailed.progress.in_flight() == 0 {
+            // Gone from `include` with no handle left on it: released when read to its end, or
+            // closed to make room (or never opened) and then rotated away or deleted.
+            let gone = !tailed.matched
+                && tailed.file.is_none()
+                && !tailed.wants_open
+                && tailed.state != FileState::Active;
+            if gone && tailed.progress.in_flight() == 0 {
                 forget.push(*key);
             }
         }
+        self.resolve_orphan_copies();
+        let open = self.files.values().filter(|f| f.file.is_some()).count();
         for key in forget {
             if let Some(tailed) = self.files.remove(&key) {
                 if self.by_path.get(&tailed.path) == Some(&key) {
                     self.by_path.remove(&tailed.path);
+                }
+                self.metrics.forget_file(&tailed.path.to_string_lossy());
+                let unread = tailed.size.saturating_sub(tailed.read_offset);
+                if !tailed.release && unread > 0 && tailed.copy_of.is_none() {
+                    let reason = if open >= self.settings.max_open_files {
+                        "max_open_files"
+                    } else {
+                        "unreadable"
+                    };
+                    self.metrics.unread_released(reason, unread);
+                    tracing::warn!(
+                        source = %self.settings.source_id,
+                        file = %tailed.path.display(),
+                        unread_bytes = unread,
+                        reason,
+                        "a file left before vigia could read it to its end; its unread bytes are lost (raise max_open_files)"
+                    );
                 }
                 self.checkpoint_dirty = true;
             }
@@ -629,18 +704,58 @@ impl Tailer {
                 fingerprint: tailed.fingerprint,
                 offset: tailed.progress.committed(),
                 path: tailed.path.clone(),
+                name: Some(tailed.name.clone()),
             })
             .collect();
         match self.store.save(&entries) {
             Ok(()) => {
                 self.checkpoint_dirty = false;
+                self.checkpoint_error = None;
                 self.metrics.checkpoint_writes.inc();
             }
             Err(error) => {
                 self.metrics.checkpoint_write_errors.inc();
-                tracing::error!(%error, "cannot write checkpoint; will retry");
+                if self.checkpoint_error.is_none() {
+                    tracing::error!(%error, "cannot write checkpoint; will retry");
+                }
+                self.checkpoint_error = Some(error.to_string());
             }
         }
+    }
+
+    /// Whether every open file is read up to the size it had at `targets` (taken when shutdown
+    /// began), or further.
+    pub fn read_up_to(&self, targets: &HashMap<FileKey, u64>) -> bool {
+        targets.iter().all(|(key, size)| {
+            self.files
+                .get(key)
+                .is_none_or(|f| f.file.is_none() || f.read_offset >= *size || !self.may_read(f))
+        })
+    }
+
+    /// Each open file's current size: what shutdown reads up to.
+    pub fn sizes(&self) -> HashMap<FileKey, u64> {
+        self.files
+            .iter()
+            .filter_map(|(key, f)| {
+                let size = f.file.as_ref()?.metadata().ok()?.len();
+                Some((*key, size))
+            })
+            .collect()
+    }
+
+    /// Emits every event the framers still hold (shutdown: nothing more will join them).
+    pub fn finish_all(&mut self, now: Instant) -> Vec<LineBatch> {
+        let keys: Vec<FileKey> = self.files.keys().copied().collect();
+        let mut batches = Vec::new();
+        for key in keys {
+            let mut events = Vec::new();
+            if let Some(tailed) = self.files.get_mut(&key) {
+                tailed.framer.finish(now, &mut events);
+            }
+            self.batch(key, events, &mut batches);
+        }
+        batches
     }
 
     /// When the next multiline timeout falls due, if any.
