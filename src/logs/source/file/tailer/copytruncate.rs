@@ -5,7 +5,7 @@ use super::{FileState, Tailed, Tailer};
 use crate::logs::frame::CompleteLine;
 use crate::logs::source::file::checkpoint::CheckpointEntry;
 use crate::logs::source::file::copies::{self, FoundCopy};
-use crate::logs::source::file::identity::{FileKey, Fingerprint};
+use crate::logs::source::file::identity::{FINGERPRINT_MAX_BYTES, FileKey, Fingerprint};
 use crate::logs::source::file::progress::Progress;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
@@ -17,14 +17,50 @@ impl Tailer {
     pub(super) fn truncated(&mut self, key: FileKey) -> Option<u64> {
         let tailed = self.files.get_mut(&key)?;
         let file = tailed.file.as_mut()?;
-        let size = file.metadata().ok()?.len();
+        let metadata = file.metadata().ok()?;
+        let size = metadata.len();
         let previous_size = tailed.size;
-        let grew = size != previous_size;
+        let modified = metadata.modified().ok();
+        let changed = size != previous_size || modified != tailed.modified;
         tailed.size = size;
-        let replaced = grew
+        tailed.modified = modified;
+        let replaced = changed
             && tailed.fingerprint.len > 0
             && !tailed.fingerprint.matches(file, size).unwrap_or(true);
-        (size < tailed.read_offset || replaced).then_some(previous_size)
+        // Files only grow: any shrink is a truncation, read or not.
+        if size < tailed.read_offset || size < previous_size || replaced {
+            return Some(previous_size);
+        }
+        if changed && tailed.fingerprint.len < FINGERPRINT_MAX_BYTES && size > tailed.fingerprint.len
+        {
+            // Grown, unread maybe: its first bytes are taken now, so that its copy can be told
+            // by them if it is truncated before it is read.
+            let position = tailed.read_offset;
+            tailed.fingerprint = Fingerprint::of_file(file, size).unwrap_or(tailed.fingerprint);
+            let _ = file.seek(SeekFrom::Start(position));
+        }
+        None
+    }
+
+    /// Discovery looks at every open live file for a truncation, also while nothing is read
+    /// (the pipeline full): each copytruncate's copy is found while it is still there, and read
+    /// in turn once reading resumes.
+    pub(super) fn notice_truncations(&mut self, now: Instant) {
+        let live: Vec<FileKey> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.file.is_some() && f.state == FileState::Active)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in live {
+            if let Some(previous_size) = self.truncated(key) {
+                let mut events = Vec::new();
+                self.on_truncation(key, previous_size, now, &mut events);
+                if !events.is_empty() {
+                    self.stashed.push((key, events));
+                }
+            }
+        }
     }
 
     /// The live file `key` was truncated: its unread tail is read from its copy (if there is
@@ -56,10 +92,17 @@ impl Tailer {
         let old_framer = std::mem::replace(&mut live.framer, framer);
         let old_progress = std::mem::replace(&mut live.progress, Progress::starting_at(0));
         live.read_offset = 0;
-        live.fingerprint = Fingerprint::EMPTY;
-        if let Some(file) = live.file.as_mut() {
-            let _ = file.seek(SeekFrom::Start(0));
-        }
+        // The new content's first bytes: a second truncation before any of it is read still
+        // finds its copy by them.
+        live.fingerprint = match live.file.as_mut() {
+            Some(file) => {
+                let size = file.metadata().map_or(0, |m| m.len());
+                let fingerprint = Fingerprint::of_file(file, size).unwrap_or(Fingerprint::EMPTY);
+                let _ = file.seek(SeekFrom::Start(0));
+                fingerprint
+            }
+            None => Fingerprint::EMPTY,
+        };
         self.checkpoint_dirty = true;
         let Some(copy_key) = copy else {
             // No copy: what was not read is gone. The events the framer held were read, and
@@ -81,7 +124,8 @@ impl Tailer {
         // The copy goes on exactly where the live file was: same offset, the framer's held
         // lines, the batches in flight, and the same name on its lines.
         let (name, origin) = (live.name.clone(), live.origin.clone());
-        live.after = Some(copy_key);
+        // Copies are read in the order they were made, then the live file.
+        let before_copy = live.after.replace(copy_key);
         for owner in self.batch_owner.values_mut() {
             if *owner == key {
                 *owner = copy_key;
@@ -92,6 +136,7 @@ impl Tailer {
             let _ = file.seek(SeekFrom::Start(read_offset));
         }
         copy.copy_of = None;
+        copy.after = before_copy.filter(|k| *k != copy_key);
         copy.read_offset = read_offset;
         copy.fingerprint = fingerprint;
         copy.framer = old_framer;

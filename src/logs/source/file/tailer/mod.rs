@@ -80,6 +80,9 @@ pub(super) struct Tailed {
     pub(super) file: Option<File>,
     pub(super) read_offset: u64,
     pub(super) size: u64,
+    /// Modification time at the last look: a file truncated and written back to the same
+    /// size is told by it.
+    pub(super) modified: Option<std::time::SystemTime>,
     pub(super) framer: Framer,
     origin: Arc<Origin>,
     progress: Progress,
@@ -127,6 +130,8 @@ pub struct Tailer {
     refused_links: HashSet<PathBuf>,
     /// Why the last checkpoint write failed, until one succeeds.
     checkpoint_error: Option<String>,
+    /// Events framed outside `poll` (a truncation noticed by discovery), batched by the next.
+    stashed: Vec<(FileKey, Vec<CompleteLine>)>,
 }
 
 impl Tailer {
@@ -178,6 +183,7 @@ impl Tailer {
             notices,
             refused_links: HashSet::new(),
             checkpoint_error: None,
+            stashed: Vec::new(),
             settings,
         })
     }
@@ -243,6 +249,7 @@ impl Tailer {
             self.find_rotated_while_stopped(now);
         }
         self.open_waiting();
+        self.notice_truncations(now);
         self.metrics.files_watched.set(self.files.len() as i64);
     }
 
@@ -318,6 +325,7 @@ impl Tailer {
                 file: None,
                 read_offset: 0,
                 size,
+                modified: None,
                 framer: self.framer_at(0),
                 origin,
                 progress: Progress::starting_at(0),
@@ -436,6 +444,7 @@ impl Tailer {
         }
         tailed.read_offset = offset;
         tailed.size = size;
+        tailed.modified = metadata.modified().ok();
         tailed.at_end = false;
         tailed.file = Some(file);
         let fingerprint = tailed.fingerprint;
@@ -452,6 +461,9 @@ impl Tailer {
     pub fn poll(&mut self, now: Instant) -> Vec<LineBatch> {
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         let mut batches = Vec::new();
+        for (key, events) in std::mem::take(&mut self.stashed) {
+            self.batch(key, events, &mut batches);
+        }
         if keys.is_empty() {
             return batches;
         }
