@@ -192,8 +192,10 @@ pub struct LokiBuffer {
     /// Lines waiting for Loki, at most (their JSON size).
     #[serde(default = "default_buffer_bytes")]
     pub max_bytes: ByteSize,
-    #[serde(default)]
-    pub when_full: WhenFull,
+    /// Unset: `disk` (the write-ahead buffer), or `block` with `concurrency` above 1, or when
+    /// `data_dir` cannot hold the buffer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_full: Option<WhenFull>,
     /// The write-ahead buffer of `when_full: disk`.
     #[serde(default)]
     pub disk: LokiDiskBuffer,
@@ -207,7 +209,7 @@ impl Default for LokiBuffer {
     fn default() -> Self {
         Self {
             max_bytes: default_buffer_bytes(),
-            when_full: WhenFull::default(),
+            when_full: None,
             disk: LokiDiskBuffer::default(),
         }
     }
@@ -248,11 +250,12 @@ pub enum DiskSync {
     Normal,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WhenFull {
-    /// Stop taking lines: the sources pause (files are read later, nothing is lost).
-    #[default]
+    /// Stop taking lines: the sources pause (files are read later, nothing is lost unless
+    /// rotation deletes a file before it is read, or vigia is killed holding the only handle
+    /// on a deleted one).
     Block,
     /// Drop the lines that do not fit (counted).
     DropNewest,
@@ -340,6 +343,8 @@ pub struct LokiSettings {
     pub concurrency: usize,
     pub buffer_max_bytes: usize,
     pub when_full: WhenFull,
+    /// `when_full` was not set: without a usable `data_dir`, the sink falls back to `block`.
+    pub when_full_defaulted: bool,
     pub disk_max_bytes: u64,
     pub disk_sync: DiskSync,
     pub rate_limit: Option<LokiRateLimit>,
@@ -447,8 +452,15 @@ impl LokiSink {
                 ),
             );
         }
-        if self.buffer.when_full != WhenFull::Disk && self.buffer.disk != LokiDiskBuffer::default()
-        {
+        // Durable by default: a line counts as delivered for its source once it is on disk,
+        // so files rotated away during an outage, and a kill during it, lose nothing. The
+        // disk buffer is sent in order through one lane; asking for more lanes asks for memory.
+        let when_full = self.buffer.when_full.unwrap_or(if self.concurrency > 1 {
+            WhenFull::Block
+        } else {
+            WhenFull::Disk
+        });
+        if when_full != WhenFull::Disk && self.buffer.disk != LokiDiskBuffer::default() {
             problem("buffer.disk", "used only with `when_full: disk`".to_owned());
         }
         if self.retry.initial_backoff.0.is_zero()
@@ -467,7 +479,7 @@ impl LokiSink {
                 "concurrency",
                 format!("must be between 1 and {MAX_CONCURRENCY}"),
             );
-        } else if self.concurrency > 1 && self.buffer.when_full == WhenFull::Disk {
+        } else if self.concurrency > 1 && self.buffer.when_full == Some(WhenFull::Disk) {
             problem(
                 "concurrency",
                 "the disk buffer is sent in order, one request at a time: leave it at 1 with `when_full: disk`".to_owned(),
@@ -508,7 +520,8 @@ impl LokiSink {
             request_timeout: self.request_timeout.0,
             concurrency: self.concurrency,
             buffer_max_bytes: self.buffer.max_bytes.0 as usize,
-            when_full: self.buffer.when_full,
+            when_full,
+            when_full_defaulted: self.buffer.when_full.is_none(),
             disk_max_bytes: self.buffer.disk.max_bytes.0,
             disk_sync: self.buffer.disk.sync,
             rate_limit: self.rate_limit.clone(),
@@ -545,10 +558,18 @@ mod tests {
         assert_eq!(settings.push_url, "http://loki:3100/loki/api/v1/push");
         assert_eq!(settings.batch_max_bytes, 1 << 20);
         assert_eq!(settings.buffer_max_bytes, 4 << 20);
-        assert_eq!(settings.when_full, WhenFull::Block);
+        assert_eq!(settings.when_full, WhenFull::Disk, "durable by default");
+        assert!(settings.when_full_defaulted);
         assert_eq!(settings.disk_max_bytes, 256 << 20);
         assert_eq!(settings.disk_sync, DiskSync::Full);
         assert_eq!(settings.concurrency, 1);
+
+        // More lanes than one ask for the memory buffer (the disk buffer has one lane).
+        let sink: LokiSink =
+            serde_saphyr::from_str("endpoint: http://loki:3100\nconcurrency: 4").unwrap();
+        let settings = sink.validate("sinks.loki", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(settings.when_full, WhenFull::Block);
     }
 
     #[test]
@@ -577,7 +598,7 @@ mod tests {
                 "sinks.loki.buffer.disk.max_bytes",
             ),
             (
-                "endpoint: http://l\nbuffer: {disk: {sync: normal}}",
+                "endpoint: http://l\nbuffer: {when_full: block, disk: {sync: normal}}",
                 "sinks.loki.buffer.disk",
             ),
             (

@@ -48,12 +48,23 @@ use tokio::sync::{Semaphore, mpsc};
 /// disk buffer, written to disk). `disk_dir` is where the disk buffer lives.
 pub async fn run(
     mut input: mpsc::Receiver<RecordBatch>,
-    settings: LokiSettings,
+    mut settings: LokiSettings,
     disk_dir: &Path,
     metrics: LokiMetrics,
     counters: SinkCounters,
     health: ComponentHealth,
 ) -> anyhow::Result<u64> {
+    if settings.when_full == WhenFull::Disk
+        && settings.when_full_defaulted
+        && let Err(error) = disk::check_writable(disk_dir)
+    {
+        tracing::warn!(
+            dir = %disk_dir.display(),
+            %error,
+            "data_dir cannot hold the disk buffer: buffering in memory (`when_full: block`); lines of files deleted during a Loki outage can be lost if vigia is killed"
+        );
+        settings.when_full = WhenFull::Block;
+    }
     let memory = Arc::new(Semaphore::new(settings.buffer_max_bytes));
     metrics.buffer_capacity("memory", settings.buffer_max_bytes as u64);
     // One lane per request in flight; the disk buffer is replayed in order, through one.

@@ -214,6 +214,14 @@ impl DiskBuffer {
     }
 }
 
+/// Whether the buffer can live in `dir`: it can be created and written to.
+pub fn check_writable(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let probe = dir.join(".writable");
+    fs::write(&probe, b"")?;
+    fs::remove_file(&probe)
+}
+
 fn read_ack(dir: &Path) -> Option<Position> {
     let text = fs::read_to_string(dir.join("ack")).ok()?;
     let (segment, offset) = text.trim().split_once(' ')?;
