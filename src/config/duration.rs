@@ -67,7 +67,10 @@ mod tests {
     #[test]
     fn a_duration_longer_than_a_year_is_refused_not_a_later_panic() {
         let error = serde_json::from_str::<HumanDuration>("\"10000000h\"").unwrap_err();
-        assert!(error.to_string().contains("longer than the most"), "{error}");
+        assert!(
+            error.to_string().contains("longer than the most"),
+            "{error}"
+        );
         let year: HumanDuration = serde_json::from_str("\"365d\"").unwrap();
         assert!(std::time::Instant::now().checked_add(year.0).is_some());
     }

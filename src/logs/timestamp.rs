@@ -207,7 +207,9 @@ fn iso_prefix_any_layout(input: &str) -> IResult<&str, i64> {
     utc_nanos(i64::from(year), month, day, hour, minute, second, nanos)
         .and_then(|utc| shift_by_zone(utc, zone.unwrap_or(0)))
         .map(|utc| (rest, utc))
-        .ok_or_else(|| nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)))
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })
 }
 
 /// A local time `utc` (as if it were UTC) at `zone_seconds` east of UTC, as UTC; `None` past
@@ -271,7 +273,9 @@ pub fn clf_prefix(input: &str) -> IResult<&str, i64> {
     utc_nanos(i64::from(year), month, day, hour, minute, second, 0)
         .and_then(|utc| shift_by_zone(utc, zone))
         .map(|utc| (rest, utc))
-        .ok_or_else(|| nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)))
+        .ok_or_else(|| {
+            nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify))
+        })
 }
 
 fn parse_clf(text: &str) -> Option<i64> {

@@ -405,7 +405,10 @@ fn one_far_future_event_time_does_not_blackhole_its_stream() {
         skewed.ts
     );
     let record: serde_json::Value = serde_json::from_str(&skewed.line).unwrap();
-    assert_eq!(record["ts"], "2099-01-01T00:00:00.000000000Z", "the record keeps its own time");
+    assert_eq!(
+        record["ts"], "2099-01-01T00:00:00.000000000Z",
+        "the record keeps its own time"
+    );
     assert_eq!(
         agent.metric(
             "vigia_loki_lines_rewritten_total{component=\"loki\",reason=\"event_time_out_of_range\"}"

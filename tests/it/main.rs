@@ -7,6 +7,7 @@ mod dashboards;
 mod docs;
 mod examples;
 mod exposition;
+mod fault_matrix;
 mod file_source;
 mod latency;
 mod loki;

@@ -257,7 +257,8 @@ mod tests {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request).await;
             let size = 32 << 20;
-            let head = format!("HTTP/1.1 503 Service Unavailable\r\ncontent-length: {size}\r\n\r\n");
+            let head =
+                format!("HTTP/1.1 503 Service Unavailable\r\ncontent-length: {size}\r\n\r\n");
             stream.write_all(head.as_bytes()).await.unwrap();
             let block = vec![b'x'; 1 << 20];
             for _ in 0..32 {

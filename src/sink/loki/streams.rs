@@ -111,7 +111,8 @@ impl Streams {
             state.last_used = now;
             let oldest_accepted = state.newest.saturating_sub(self.window_ns);
             let mut ts = meta.ts;
-            let accepted = now_ns.saturating_sub(OLDEST_ACCEPTED_NS)..=now_ns.saturating_add(FUTURE_LIMIT_NS);
+            let accepted =
+                now_ns.saturating_sub(OLDEST_ACCEPTED_NS)..=now_ns.saturating_add(FUTURE_LIMIT_NS);
             if !accepted.contains(&ts) {
                 // An event time Loki would refuse, or one that would push the stream's newest
                 // time far ahead (a single `2099-…` line would have every later line of the
@@ -143,7 +144,8 @@ impl Streams {
             self.metrics.dropped("out_of_order", dropped);
         }
         if out_of_range > 0 {
-            self.metrics.rewritten("event_time_out_of_range", out_of_range);
+            self.metrics
+                .rewritten("event_time_out_of_range", out_of_range);
         }
         if overflowed > 0 {
             self.metrics.rewritten("stream_overflow", overflowed);

@@ -36,16 +36,14 @@ pub fn find(
         .filter_map(|entry| {
             // Never through a link: the copy is a regular file logrotate wrote.
             let metadata = entry.metadata().ok()?;
-            (metadata.is_file() && metadata.len() >= read_offset.max(fingerprint.len)).then(
-                || {
-                    let modified = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
-                    (modified, entry.path(), metadata)
-                },
-            )
+            (metadata.is_file() && metadata.len() >= read_offset.max(fingerprint.len)).then(|| {
+                let modified = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
+                (modified, entry.path(), metadata)
+            })
         })
         .filter(|(_, _, metadata)| !skip(FileKey::of(metadata)))
         .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     candidates.into_iter().find_map(|(_, path, metadata)| {
         let mut file = File::open(&path).ok()?;
         let key = FileKey::of(&file.metadata().ok()?);
@@ -84,14 +82,21 @@ mod tests {
         std::fs::write(dir.path().join("short"), &first[..300]).unwrap();
         std::fs::write(&live, b"").unwrap();
 
-        let found = find(dir.path(), fingerprint, first.len() as u64, |k| k == live_key).unwrap();
+        let found = find(dir.path(), fingerprint, first.len() as u64, |k| {
+            k == live_key
+        })
+        .unwrap();
         assert_eq!(found.path, dir.path().join("app.log.1"));
         assert_eq!(found.size, first.len() as u64);
         assert!(
-            find(dir.path(), fingerprint, first.len() as u64 + 1, |k| k == live_key).is_none(),
+            find(dir.path(), fingerprint, first.len() as u64 + 1, |k| k
+                == live_key)
+            .is_none(),
             "a copy shorter than what was read is not the copy"
         );
-        let partial = find(dir.path(), fingerprint, 10, |k| k == live_key || k == found.key);
+        let partial = find(dir.path(), fingerprint, 10, |k| {
+            k == live_key || k == found.key
+        });
         assert_eq!(partial.unwrap().path, dir.path().join("short"));
     }
 }

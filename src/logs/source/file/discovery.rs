@@ -271,7 +271,10 @@ mod tests {
         std::os::unix::fs::symlink("/proc/self/environ", logs.join("environ.log")).unwrap();
         // And the kind of link Kubernetes makes: inside the roots.
         std::os::unix::fs::symlink(logs.join("pods/real.log"), logs.join("app.log")).unwrap();
-        let include = [format!("{}/**/*.log", logs.display()), format!("{}/**/token", logs.display())];
+        let include = [
+            format!("{}/**/*.log", logs.display()),
+            format!("{}/**/token", logs.display()),
+        ];
         let names = |scan: &Scan| -> Vec<String> {
             scan.files
                 .iter()
@@ -281,17 +284,29 @@ mod tests {
 
         let default = Discovery::new(&include, &[]).unwrap().scan();
         assert_eq!(names(&default), ["app.log", "pods/real.log"]);
-        assert_eq!(default.refused_links.len(), 2, "{:?}", default.refused_links);
+        assert_eq!(
+            default.refused_links.len(),
+            2,
+            "{:?}",
+            default.refused_links
+        );
 
         let never = Discovery::with_symlinks(&include, &[], FollowSymlinks::Never, &[])
             .unwrap()
             .scan();
         assert_eq!(names(&never), ["pods/real.log"]);
 
-        let widened =
-            Discovery::with_symlinks(&include, &[], FollowSymlinks::WithinRoots, &[secrets.clone()])
-                .unwrap()
-                .scan();
-        assert_eq!(names(&widened), ["app.log", "pods/real.log", "stolen/token", "token.log"]);
+        let widened = Discovery::with_symlinks(
+            &include,
+            &[],
+            FollowSymlinks::WithinRoots,
+            std::slice::from_ref(&secrets),
+        )
+        .unwrap()
+        .scan();
+        assert_eq!(
+            names(&widened),
+            ["app.log", "pods/real.log", "stolen/token", "token.log"]
+        );
     }
 }

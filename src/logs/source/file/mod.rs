@@ -92,7 +92,11 @@ pub fn run_blocking(
         }
     }
     if stop.is_cancelled() {
-        driver.read_to_end(&mut tailer, Instant::now() + settings.shutdown_read, &context.id);
+        driver.read_to_end(
+            &mut tailer,
+            Instant::now() + settings.shutdown_read,
+            &context.id,
+        );
     }
     drop(driver);
     tailer.drain(None);
@@ -184,8 +188,11 @@ impl Driver {
         if let Some(deadline) = tailer.next_deadline() {
             until = until.min(deadline);
         }
-        self.wakeup
-            .wait(until.saturating_duration_since(now).max(Duration::from_millis(1)));
+        self.wakeup.wait(
+            until
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)),
+        );
     }
 
     /// Sends one batch, waiting for room (until `deadline`, if any); while it waits,

@@ -31,7 +31,9 @@ impl Tailer {
         if size < tailed.read_offset || size < previous_size || replaced {
             return Some(previous_size);
         }
-        if changed && tailed.fingerprint.len < FINGERPRINT_MAX_BYTES && size > tailed.fingerprint.len
+        if changed
+            && tailed.fingerprint.len < FINGERPRINT_MAX_BYTES
+            && size > tailed.fingerprint.len
         {
             // Grown, unread maybe: its first bytes are taken now, so that its copy can be told
             // by them if it is truncated before it is read.
@@ -232,7 +234,10 @@ impl Tailer {
         if fingerprint.len < 64 {
             return; // Too little to tell a copy from a file that happens to start alike.
         }
-        let Some(dir) = self.files.get(&key).and_then(|f| f.path.parent().map(Path::to_path_buf))
+        let Some(dir) = self
+            .files
+            .get(&key)
+            .and_then(|f| f.path.parent().map(Path::to_path_buf))
         else {
             return;
         };

@@ -1,0 +1,204 @@
+//! The fault matrix, with the configuration a new user writes (a `file` source on the live
+//! `app.log`, a `loki` sink with nothing but its endpoint): a service writing 5,000 numbered
+//! lines a second, its log rotated every 20,000 lines (rename keeping one generation, or
+//! copytruncate), Loki refusing connections for 10 s and then answering 503 for 5 s, and vigia
+//! SIGKILLed twice after Loki is back. Every line must reach Loki; after Loki's duplicate rule
+//! (same stream, time and line), exactly once.
+//!
+//! Rotation is done by the writer between two writes, as logrotate's `copytruncate` would
+//! between two of a service's writes: the lines a writer puts in the file between the copy
+//! and the truncation are in neither file, for any tailer (docs/file-tailing.md).
+
+use crate::support::agent::Agent;
+use crate::support::loki::{Behavior, LokiReceiver};
+use crate::support::{files::Workspace, wait_for};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const LINES_PER_SECOND: u64 = 5_000;
+const ROTATE_EVERY: u64 = 20_000;
+const WRITE_FOR: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug)]
+enum Rotation {
+    /// `app.log` → `app.log.1`, replacing the previous `app.log.1`.
+    RenameKeepOne,
+    /// `app.log.1` removed, `app.log` copied to `app.log.1`, `app.log` truncated.
+    CopyTruncate,
+}
+
+/// Writes numbered lines carrying their own time at a steady rate, rotating as told, until
+/// stopped; returns how many it wrote.
+fn writer(
+    log: PathBuf,
+    rotation: Rotation,
+    stop: Arc<AtomicBool>,
+    written: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let open = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap()
+        };
+        let mut file = open(&log);
+        let rotated = log.with_extension("log.1");
+        let started = Instant::now();
+        let mut seq = 0u64;
+        let mut text = String::new();
+        while !stop.load(Ordering::Relaxed) {
+            // Where the writer should be by now: catches up after a slow moment.
+            let due = (started.elapsed().as_secs_f64() * LINES_PER_SECOND as f64) as u64;
+            text.clear();
+            while seq < due {
+                if seq > 0 && seq.is_multiple_of(ROTATE_EVERY) {
+                    file.write_all(text.as_bytes()).unwrap();
+                    text.clear();
+                    match rotation {
+                        Rotation::RenameKeepOne => {
+                            std::fs::rename(&log, &rotated).unwrap();
+                            file = open(&log);
+                        }
+                        Rotation::CopyTruncate => {
+                            let _ = std::fs::remove_file(&rotated);
+                            std::fs::copy(&log, &rotated).unwrap();
+                            file.set_len(0).unwrap();
+                        }
+                    }
+                }
+                let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+                text.push_str(&format!(
+                    "{{\"ts\":\"{ts}\",\"level\":\"info\",\"msg\":\"order {seq} paid\",\"seq\":{seq},\"amount_cents\":{}}}\n",
+                    seq % 9973
+                ));
+                seq += 1;
+            }
+            file.write_all(text.as_bytes()).unwrap();
+            written.store(seq, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        seq
+    })
+}
+
+fn config(workspace: &Workspace, loki: &LokiReceiver) -> PathBuf {
+    let yaml = format!(
+        "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{log}\"]\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n",
+        data = workspace.data().display(),
+        log = workspace.logs().join("app.log").display(),
+        url = loki.url(),
+    );
+    let path = workspace.dir.path().join("vigia.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn start(config: &Path) -> Agent {
+    Agent::start(&["--config", config.to_str().unwrap()])
+}
+
+/// Sleeps until `at` after `start`.
+fn at(start: Instant, seconds: u64) {
+    let until = start + Duration::from_secs(seconds);
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+}
+
+fn run_matrix(rotation: Rotation) {
+    let workspace = Workspace::new();
+    let mut loki = LokiReceiver::start();
+    let config = config(&workspace, &loki);
+    let mut agent = start(&config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let begin = Instant::now();
+    let writing = writer(
+        workspace.logs().join("app.log"),
+        rotation,
+        stop.clone(),
+        written.clone(),
+    );
+
+    at(begin, 5);
+    loki.stop(); // connections refused
+    at(begin, 15);
+    loki.restart();
+    loki.set(Behavior::Fail {
+        status: 503,
+        retry_after: None,
+    });
+    at(begin, 20);
+    loki.set(Behavior::Accept);
+    for kill_at in [22, 26] {
+        at(begin, kill_at);
+        agent.signal("KILL");
+        agent.wait(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(1));
+        agent = start(&config);
+    }
+    at(begin, WRITE_FOR.as_secs());
+    stop.store(true, Ordering::Relaxed);
+    let total = writing.join().unwrap();
+    assert!(total >= 100_000, "the writer kept its pace: {total} lines");
+
+    let seqs = |loki: &LokiReceiver| -> BTreeMap<u64, usize> {
+        let mut count = BTreeMap::new();
+        for received in loki.received() {
+            let record: serde_json::Value = serde_json::from_str(&received.line).unwrap();
+            *count
+                .entry(record["attrs"]["seq"].as_u64().unwrap())
+                .or_default() += 1;
+        }
+        count
+    };
+    let delivered = wait_for(Duration::from_secs(75), "every line in Loki", || {
+        (loki.received_count() as u64 >= total).then(|| seqs(&loki))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let delivered = seqs(&loki).max(delivered);
+    let missing: Vec<u64> = (0..total).filter(|s| !delivered.contains_key(s)).collect();
+    let doubled: Vec<(u64, usize)> = delivered
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, n)| (*s, *n))
+        .collect();
+    eprintln!(
+        "{rotation:?}: {total} lines written, {} missing, {} doubled in Loki, {} re-sent and dropped by Loki's duplicate rule",
+        missing.len(),
+        doubled.len(),
+        loki.duplicates_dropped()
+    );
+    assert!(
+        missing.is_empty(),
+        "{rotation:?}: {} of {total} lines never reached Loki (first: {:?})",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert!(
+        doubled.is_empty(),
+        "{rotation:?}: lines in Loki twice with other stream, time or text (first: {:?})",
+        &doubled[..doubled.len().min(10)]
+    );
+    assert_eq!(
+        delivered.len() as u64,
+        total,
+        "nothing but the written lines"
+    );
+    agent.signal("TERM");
+    assert!(agent.wait(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn rename_rotation_through_an_outage_and_two_kills_loses_and_doubles_nothing() {
+    run_matrix(Rotation::RenameKeepOne);
+}
+
+#[test]
+fn copytruncate_through_an_outage_and_two_kills_loses_and_doubles_nothing() {
+    run_matrix(Rotation::CopyTruncate);
+}
