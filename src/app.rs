@@ -93,6 +93,8 @@ pub async fn run(
     let heartbeat = health.spawn_heartbeat();
 
     let capacity = config.channel_capacity;
+    // Read before any sink opens its buffer (opening deletes what was delivered).
+    let durable = durable_positions(&config);
     let mut sinks = JoinSet::new();
     let mut sink_inputs: HashMap<String, Vec<mpsc::Sender<RecordBatch>>> = HashMap::new();
     for sink in &config.sinks {
@@ -187,7 +189,8 @@ pub async fn run(
                 ));
             }
             SourceKind::File(file) => {
-                let settings = file_source_settings(&config, &source.id, file);
+                let mut settings = file_source_settings(&config, &source.id, file);
+                settings.durable = durable.get(&source.id).cloned().unwrap_or_default();
                 // File reads block: the source runs on a thread of the blocking pool.
                 sources.spawn_blocking(move || {
                     source::file::run_blocking(context, settings, tx, stop)
@@ -381,7 +384,60 @@ fn file_source_settings(
         checkpoint_interval: file.checkpoint_interval,
         // Half the grace period to read the files to their end, half to deliver it.
         shutdown_read: config.grace_period / 2,
+        durable: Vec::new(),
     }
+}
+
+/// Per file source, the read positions its sinks' disk buffers recorded after the source's
+/// last checkpoint. Used only when every sink the source feeds has a disk buffer (a line is
+/// safe only once every sink has it); with several, a file's position is the least of theirs.
+fn durable_positions(
+    config: &Config,
+) -> HashMap<String, Vec<crate::logs::source::file::checkpoint::CheckpointEntry>> {
+    let mut durable = HashMap::new();
+    for source in &config.sources {
+        let feeds: Vec<_> = config
+            .sinks
+            .iter()
+            .filter(|sink| sink.inputs.contains(&source.id))
+            .collect();
+        let buffered = |sink: &&crate::config::validate::SinkConfig| match &sink.kind {
+            SinkKind::Loki(settings) => settings.when_full == crate::config::loki::WhenFull::Disk,
+            _ => false,
+        };
+        if feeds.is_empty() || !feeds.iter().all(buffered) {
+            continue;
+        }
+        let mut least: Option<HashMap<_, crate::logs::source::file::checkpoint::CheckpointEntry>> =
+            None;
+        for sink in feeds {
+            let dir = config.data_dir.join("buffers").join(&sink.id);
+            let found: HashMap<_, _> = loki::disk::Positions::read(&dir)
+                .of_source(&source.id)
+                .into_iter()
+                .map(|p| (p.entry.key, p.entry))
+                .collect();
+            least = Some(match least {
+                None => found,
+                Some(mut least) => {
+                    least.retain(|key, entry| {
+                        found.get(key).is_some_and(|other| {
+                            if other.offset < entry.offset {
+                                *entry = other.clone();
+                            }
+                            true
+                        })
+                    });
+                    least
+                }
+            });
+        }
+        let entries: Vec<_> = least.unwrap_or_default().into_values().collect();
+        if !entries.is_empty() {
+            durable.insert(source.id.clone(), entries);
+        }
+    }
+    durable
 }
 
 /// Logs a finished sink task; returns whether it failed.

@@ -3,6 +3,7 @@
 use super::ack::AckToken;
 use crate::logs::kubernetes::KubernetesMeta;
 use crate::logs::normalize::RecordMeta;
+use crate::logs::source::file::checkpoint::CheckpointEntry;
 use std::sync::Arc;
 
 /// One framed line, before parsing.
@@ -35,6 +36,18 @@ pub struct LineBatch {
     pub origin: Arc<Origin>,
     pub lines: Vec<RawLine>,
     pub ack: AckToken,
+    /// Where the source will be once this batch (and every one before it) is delivered:
+    /// a sink that makes the batch durable records it, so a restart resumes from there
+    /// rather than from the last checkpoint.
+    pub position: Option<Arc<ReadPosition>>,
+}
+
+/// A file source's position after a batch: its checkpoint entry for that file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReadPosition {
+    pub source: String,
+    #[serde(flatten)]
+    pub entry: CheckpointEntry,
 }
 
 /// Normalized records on their way to a sink. The records are shared between the sinks that
@@ -44,6 +57,7 @@ pub struct RecordBatch {
     pub origin: Arc<Origin>,
     pub records: Arc<EncodedRecords>,
     pub ack: AckToken,
+    pub position: Option<Arc<ReadPosition>>,
 }
 
 /// The records of a batch, already written as JSON lines: one buffer for all their text (one

@@ -6,4 +6,4 @@ pub mod ack;
 pub mod event;
 
 pub use ack::{Ack, AckReceiver, AckToken, Acker, BatchStatus, Delivery};
-pub use event::{EncodedRecords, LineBatch, Origin, RawLine, RecordBatch};
+pub use event::{EncodedRecords, LineBatch, Origin, RawLine, ReadPosition, RecordBatch};

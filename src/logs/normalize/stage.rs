@@ -34,6 +34,7 @@ pub async fn run(
                 origin: batch.origin.clone(),
                 records: records.clone(),
                 ack: batch.ack.fork(),
+                position: batch.position.clone(),
             };
             // A sink that is gone drops its token unresolved: the batch is failed, not lost
             // silently.

@@ -168,6 +168,7 @@ impl InFlight {
                 origin: origin.clone(),
                 lines,
                 ack,
+                position: None,
             };
             if out.send(batch).await.is_err() {
                 break;

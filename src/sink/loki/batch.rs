@@ -5,7 +5,7 @@
 use super::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use crate::config::loki::MetadataField;
 use crate::logs::normalize::RecordMeta;
-use crate::pipeline::{AckToken, Delivery, EncodedRecords, Origin};
+use crate::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub struct PendingBatch {
     /// Buffer space held until the batch is finished with (shared with the other requests a
     /// record batch was split across, if any: released when the last is finished).
     permits: Vec<Arc<OwnedSemaphorePermit>>,
+    /// The sources' positions after each contributing batch, in order.
+    positions: Vec<Arc<ReadPosition>>,
     pub bytes: usize,
     pub lines: usize,
 }
@@ -49,8 +51,10 @@ impl PendingBatch {
         origin: Arc<Origin>,
         ack: AckToken,
         permit: Option<Arc<OwnedSemaphorePermit>>,
+        position: Option<Arc<ReadPosition>>,
         entries: impl IntoIterator<Item = Option<(Arc<str>, i64)>>,
     ) {
+        self.positions.extend(position);
         let part = self.parts.len() as u32;
         for ((_, line), (index, entry)) in records.iter().zip(entries.into_iter().enumerate()) {
             let Some((selector, ts)) = entry else {
@@ -67,6 +71,24 @@ impl PendingBatch {
         self.parts.push(Part { records, origin });
         self.tokens.push(ack);
         self.permits.extend(permit);
+    }
+
+    /// Where each file source will be once this request's lines are safe (JSON): the newest
+    /// position of each file, or nothing if no file source contributed.
+    pub fn positions_json(&self) -> Vec<u8> {
+        if self.positions.is_empty() {
+            return Vec::new();
+        }
+        let mut newest: Vec<&ReadPosition> = Vec::new();
+        for position in self.positions.iter().rev() {
+            let same = |p: &&ReadPosition| {
+                p.source == position.source && p.entry.key == position.entry.key
+            };
+            if !newest.iter().any(same) {
+                newest.push(position);
+            }
+        }
+        serde_json::to_vec(&newest).unwrap_or_default()
     }
 
     /// Holds `permit`'s share of the memory buffer until the batch is finished with.

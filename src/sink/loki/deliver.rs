@@ -71,7 +71,12 @@ impl Ready {
                 permit,
             } => {
                 // Refused for good counts as finished too: sending it again would fail alike.
-                buffer.acknowledge(frame.end, frame.frame_bytes, u64::from(frame.lines));
+                buffer.acknowledge(
+                    frame.end,
+                    frame.frame_bytes,
+                    u64::from(frame.lines),
+                    &frame.positions,
+                );
                 drop(permit);
             }
         }

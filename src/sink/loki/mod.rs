@@ -239,7 +239,14 @@ impl Batcher {
         let entries = self.streams.assign(&batch);
         let permit = permit.map(Arc::new);
         if self.pending.len() == 1 {
-            self.pending[0].add(batch.records, batch.origin, batch.ack, permit, entries);
+            self.pending[0].add(
+                batch.records,
+                batch.origin,
+                batch.ack,
+                permit,
+                batch.position,
+                entries,
+            );
             return true;
         }
         // Split across lanes: each lane that gets lines holds a share of the acknowledgement
@@ -270,6 +277,7 @@ impl Batcher {
                 batch.origin.clone(),
                 batch.ack.fork(),
                 permit.clone(),
+                batch.position.clone(),
                 mine,
             );
         }
@@ -329,6 +337,7 @@ impl Batcher {
             lines: lines as u32,
             line_bytes: bytes as u32,
             encoding: self.settings.encoding,
+            positions: batch.positions_json(),
             body: self.encoder.encode(
                 self.settings.encoding,
                 &batch.to_request(&self.settings.structured_metadata),

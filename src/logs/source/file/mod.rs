@@ -32,6 +32,8 @@ pub struct FileSourceSettings {
     /// On shutdown, how long the source may go on reading its files to their end (what is
     /// left of the grace period is for delivering what it read).
     pub shutdown_read: Duration,
+    /// Newer positions than the checkpoint's, recorded by the sinks' disk buffers.
+    pub durable: Vec<checkpoint::CheckpointEntry>,
 }
 
 /// Runs the source until `stop`, reads its files to their current end (within
@@ -53,6 +55,14 @@ pub fn run_blocking(
             return 0;
         }
     };
+    if !settings.durable.is_empty() {
+        tracing::info!(
+            source = %context.id,
+            files = settings.durable.len(),
+            "resuming from the read positions the disk buffer recorded (lines already in it are not read again)"
+        );
+        tailer.resume_durable(settings.durable.clone());
+    }
     for notice in tailer.take_notices() {
         match notice {
             Notice::CheckpointPrevious(reason) => tracing::warn!(

@@ -4,8 +4,15 @@
 //! ```text
 //! u32 LE  payload length
 //! u32 LE  CRC32 (IEEE) of the payload
-//! payload: u32 LE lines · u32 LE line bytes · u8 encoding · body
+//! payload: u32 LE lines · u32 LE line bytes · u8 encoding
+//!          [· u32 LE positions length · positions]   (when the encoding byte has bit 0x80)
+//!          · body
 //! ```
+//!
+//! The positions (JSON) say where each file source will resume once the frame's lines are
+//! safe: a restart resumes from the newest frame's, not from a checkpoint written a second
+//! earlier, so lines already in the buffer are not read twice. Frames without them (written by
+//! earlier versions) read as before.
 //!
 //! A frame cut short (the process died while writing it) or whose CRC does not match is
 //! corrupt: the reader never hands it on.
@@ -21,12 +28,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 << 20;
 
 /// A push request as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame<B> {
+pub struct Frame<B, P = B> {
     pub lines: u32,
     pub line_bytes: u32,
     pub encoding: LokiEncoding,
+    /// The sources' read positions once these lines are safe (JSON), or empty.
+    pub positions: P,
     pub body: B,
 }
+
+/// Set in the encoding byte when a positions section follows.
+const WITH_POSITIONS: u8 = 0x80;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -38,15 +50,23 @@ pub enum FrameError {
     Encoding(u8),
 }
 
-impl<B: AsRef<[u8]>> Frame<B> {
+impl<B: AsRef<[u8]>, P: AsRef<[u8]>> Frame<B, P> {
     /// The frame's bytes, header included.
     pub fn encode(&self) -> Vec<u8> {
         let body = self.body.as_ref();
-        let mut payload = Vec::with_capacity(HEADER_BYTES + FIELDS_BYTES + body.len());
+        let positions = self.positions.as_ref();
+        let mut payload =
+            Vec::with_capacity(HEADER_BYTES + FIELDS_BYTES + 4 + positions.len() + body.len());
         payload.extend_from_slice(&[0; HEADER_BYTES]);
         payload.extend_from_slice(&self.lines.to_le_bytes());
         payload.extend_from_slice(&self.line_bytes.to_le_bytes());
-        payload.push(encoding_byte(self.encoding));
+        if positions.is_empty() {
+            payload.push(encoding_byte(self.encoding));
+        } else {
+            payload.push(encoding_byte(self.encoding) | WITH_POSITIONS);
+            payload.extend_from_slice(&(positions.len() as u32).to_le_bytes());
+            payload.extend_from_slice(positions);
+        }
         payload.extend_from_slice(body);
         let length = (payload.len() - HEADER_BYTES) as u32;
         let crc = crc32fast::hash(&payload[HEADER_BYTES..]);
@@ -82,11 +102,26 @@ pub fn parse_payload(payload: &[u8], crc: u32) -> Result<Frame<&[u8]>, FrameErro
             payload[at + 3],
         ])
     };
+    let flags = payload[8];
+    let (positions, body) = if flags & WITH_POSITIONS == 0 {
+        (&payload[..0], &payload[FIELDS_BYTES..])
+    } else {
+        let rest = &payload[FIELDS_BYTES..];
+        let length = rest
+            .get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or(FrameError::Length(payload.len()))?;
+        let positions = rest
+            .get(4..4 + length)
+            .ok_or(FrameError::Length(payload.len()))?;
+        (positions, &rest[4 + length..])
+    };
     Ok(Frame {
         lines: word(0),
         line_bytes: word(4),
-        encoding: encoding_from(payload[8])?,
-        body: &payload[FIELDS_BYTES..],
+        encoding: encoding_from(flags & !WITH_POSITIONS)?,
+        positions,
+        body,
     })
 }
 
@@ -132,6 +167,7 @@ mod tests {
             lines: 3,
             line_bytes: 612,
             encoding: LokiEncoding::Protobuf,
+            positions: Vec::new(),
             body: body.to_vec(),
         }
     }
@@ -178,12 +214,14 @@ mod tests {
             body in proptest::collection::vec(any::<u8>(), 0..512),
             lines in any::<u32>(),
             line_bytes in any::<u32>(),
+            positions in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
-            let written = Frame { lines, line_bytes, encoding: LokiEncoding::JsonGzip, body };
+            let written = Frame { lines, line_bytes, encoding: LokiEncoding::JsonGzip, positions, body };
             let bytes = written.encode();
             let (read, used) = parse(&bytes).unwrap().unwrap();
             prop_assert_eq!(used, bytes.len());
             prop_assert_eq!(read.body, &written.body[..]);
+            prop_assert_eq!(read.positions, &written.positions[..]);
             prop_assert_eq!((read.lines, read.line_bytes), (lines, line_bytes));
         }
     }

@@ -14,6 +14,7 @@
 //! and sent again; a segment's tail cut short by a crash is skipped, counted.
 
 pub mod frame;
+pub mod positions;
 pub mod reader;
 pub mod writer;
 
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
+pub use positions::Positions;
 pub use reader::{DiskReader, StoredFrame};
 pub use writer::DiskWriter;
 
@@ -61,6 +63,8 @@ struct State {
     unacked_bytes: u64,
     unacked_lines: u64,
     writer_done: bool,
+    /// The read positions of every frame acknowledged (and those found at start).
+    positions: Positions,
 }
 
 /// What the writer and the reader share.
@@ -96,6 +100,9 @@ impl DiskBuffer {
         metrics: LokiMetrics,
     ) -> io::Result<(DiskWriter, DiskReader, Recovered)> {
         fs::create_dir_all(dir)?;
+        // Before any delivered segment is deleted below: their positions are kept.
+        let mut positions = Positions::read(dir);
+        positions.save(dir);
         let acked = read_ack(dir);
         let mut recovered = Recovered::default();
         let mut segments = VecDeque::new();
@@ -149,6 +156,7 @@ impl DiskBuffer {
                 unacked_bytes: recovered.bytes,
                 unacked_lines: recovered.lines,
                 writer_done: false,
+                positions,
             }),
             written: Notify::new(),
             freed: Notify::new(),
@@ -179,9 +187,10 @@ impl DiskBuffer {
 
     /// The frame ending at `end` (of `bytes` bytes, `lines` lines) is finished with: Loki took
     /// it or refused it for good. Acknowledgements come in the order frames were read.
-    pub fn acknowledge(&self, end: Position, bytes: u64, lines: u64) {
+    pub fn acknowledge(&self, end: Position, bytes: u64, lines: u64, positions: &[u8]) {
         let finished: Vec<u64> = {
             let mut state = self.lock();
+            state.positions.merge_json(positions);
             state.acked = Some(end);
             state.unacked_bytes = state.unacked_bytes.saturating_sub(bytes);
             state.unacked_lines = state.unacked_lines.saturating_sub(lines);
@@ -194,6 +203,10 @@ impl DiskBuffer {
                 }
                 finished.push(first.id);
                 state.segments.pop_front();
+            }
+            if !finished.is_empty() {
+                // The deleted segments' frames took their positions with them.
+                state.positions.save(&self.dir);
             }
             self.publish(&state);
             finished

@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct StoredFrame {
     pub body: bytes::Bytes,
+    /// The sources' read positions once this frame is delivered (JSON), or empty.
+    pub positions: bytes::Bytes,
     pub encoding: LokiEncoding,
     pub lines: u32,
     pub line_bytes: u32,
@@ -148,10 +150,14 @@ impl DiskReader {
         let parsed = frame::parse_payload(&payload, crc).map_err(io::Error::other)?;
         let (lines, line_bytes, encoding) = (parsed.lines, parsed.line_bytes, parsed.encoding);
         let body_start = payload.len() - parsed.body.len();
-        let body = bytes::Bytes::from(payload).slice(body_start..);
+        let positions_start = body_start - parsed.positions.len();
+        let payload = bytes::Bytes::from(payload);
+        let positions = payload.slice(positions_start..body_start);
+        let body = payload.slice(body_start..);
         self.next.offset += frame_bytes;
         Ok(StoredFrame {
             body,
+            positions,
             encoding,
             lines,
             line_bytes,

@@ -21,9 +21,83 @@ fn request(n: u32, body_bytes: usize) -> Vec<u8> {
         lines: 10,
         line_bytes: 2000,
         encoding: LokiEncoding::Protobuf,
+        positions: Vec::new(),
         body,
     }
     .encode()
+}
+
+/// A frame that moves source `app`'s file to offset `n × 100`.
+fn request_at(n: u32, file: &Path) -> Vec<u8> {
+    let position = crate::pipeline::ReadPosition {
+        source: "app".to_owned(),
+        entry: crate::logs::source::file::checkpoint::CheckpointEntry {
+            key: crate::logs::source::file::identity::FileKey { dev: 1, ino: 7 },
+            fingerprint: crate::logs::source::file::identity::Fingerprint { len: 9, crc: 3 },
+            offset: u64::from(n) * 100,
+            path: file.to_owned(),
+            name: None,
+        },
+    };
+    Frame {
+        lines: 10,
+        line_bytes: 2000,
+        encoding: LokiEncoding::Protobuf,
+        positions: serde_json::to_vec(&[position]).unwrap(),
+        body: format!("request {n} ").into_bytes(),
+    }
+    .encode()
+}
+
+#[tokio::test]
+async fn the_newest_read_position_outlives_delivery_and_segment_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"x\n").unwrap();
+    let offset = |dir: &Path| {
+        Positions::read(dir)
+            .of_source("app")
+            .first()
+            .map(|p| p.entry.offset)
+    };
+    {
+        let (mut writer, mut reader, _) = open(dir.path(), 4 << 20);
+        for n in 1..=3 {
+            writer.append(&request_at(n, &log), 10).unwrap();
+        }
+        // Delivered: the first two. Undelivered: the third, whose position is newest.
+        for _ in 0..2 {
+            let (back, frame) = read_now(reader).await;
+            reader = back;
+            let frame = frame.unwrap();
+            reader.buffer().acknowledge(
+                frame.end,
+                frame.frame_bytes,
+                u64::from(frame.lines),
+                &frame.positions,
+            );
+        }
+    }
+    assert_eq!(offset(dir.path()), Some(300), "from the frames on disk");
+    {
+        // Everything delivered and the segments deleted: the positions file keeps it.
+        let (writer, mut reader, recovered) = open(dir.path(), 4 << 20);
+        assert_eq!(recovered.frames, 1);
+        writer.finish();
+        let (back, frame) = read_now(reader).await;
+        reader = back;
+        let frame = frame.unwrap();
+        reader.buffer().acknowledge(
+            frame.end,
+            frame.frame_bytes,
+            u64::from(frame.lines),
+            &frame.positions,
+        );
+    }
+    let (_writer, _reader, recovered) = open(dir.path(), 4 << 20);
+    assert_eq!(recovered.frames, 0);
+    assert_eq!(segments(dir.path()), 0, "delivered segments are deleted");
+    assert_eq!(offset(dir.path()), Some(300));
 }
 
 fn number(frame: &StoredFrame) -> u32 {
@@ -63,7 +137,12 @@ async fn frames_come_back_in_order_and_delivered_segments_are_deleted() {
     );
     let buffer = reader.buffer().clone();
     for frame in &read {
-        buffer.acknowledge(frame.end, frame.frame_bytes, u64::from(frame.lines));
+        buffer.acknowledge(
+            frame.end,
+            frame.frame_bytes,
+            u64::from(frame.lines),
+            &frame.positions,
+        );
     }
     assert_eq!(
         segments(dir.path()),
@@ -94,9 +173,12 @@ async fn a_restart_sends_again_what_was_not_acknowledged() {
             reader = returned;
             let frame = frame.unwrap();
             if number(&frame) < 2 {
-                reader
-                    .buffer()
-                    .acknowledge(frame.end, frame.frame_bytes, u64::from(frame.lines));
+                reader.buffer().acknowledge(
+                    frame.end,
+                    frame.frame_bytes,
+                    u64::from(frame.lines),
+                    &frame.positions,
+                );
             }
         }
     }
@@ -202,7 +284,12 @@ async fn a_full_disk_buffer_makes_the_writer_wait_for_deliveries() {
         writer.wait_for_room(big.len() as u64).await;
         writer
     });
-    buffer.acknowledge(frame.end, frame.frame_bytes, u64::from(frame.lines));
+    buffer.acknowledge(
+        frame.end,
+        frame.frame_bytes,
+        u64::from(frame.lines),
+        &frame.positions,
+    );
     tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("room once a request was delivered")

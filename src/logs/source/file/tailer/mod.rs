@@ -20,7 +20,7 @@ use super::progress::Progress;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::kubernetes;
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin};
+use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin, ReadPosition};
 use crate::telemetry::metrics::{FileSourceMetrics, SourceCounters};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -113,6 +113,9 @@ pub struct Tailer {
     by_path: HashMap<PathBuf, FileKey>,
     /// Checkpoint entries not matched to a file yet (from the last start).
     resume: HashMap<FileKey, CheckpointEntry>,
+    /// Newer positions than the checkpoint's, from the sinks' disk buffers: where lines already
+    /// safe there end. A file resumes from the furthest entry that still fits it.
+    durable: HashMap<FileKey, CheckpointEntry>,
     first_start: bool,
     scanned_once: bool,
     acker: Option<Acker>,
@@ -169,6 +172,7 @@ impl Tailer {
             files: BTreeMap::new(),
             by_path: HashMap::new(),
             resume: entries.into_iter().map(|e| (e.key, e)).collect(),
+            durable: HashMap::new(),
             first_start,
             scanned_once: false,
             acker: Some(acker),
@@ -186,6 +190,20 @@ impl Tailer {
             stashed: Vec::new(),
             settings,
         })
+    }
+
+    /// Positions the sinks made durable after the last checkpoint was written (their disk
+    /// buffers record them with each frame): the source resumes from there, so lines already
+    /// in a buffer are not read and sent again. Call before the first discovery.
+    pub fn resume_durable(&mut self, entries: Vec<CheckpointEntry>) {
+        for entry in entries {
+            if self.resume.contains_key(&entry.key) {
+                self.durable.insert(entry.key, entry);
+            } else {
+                self.first_start = false;
+                self.resume.insert(entry.key, entry);
+            }
+        }
     }
 
     /// Why checkpoints cannot be written, while they cannot.
@@ -308,6 +326,7 @@ impl Tailer {
         let name = self
             .resume
             .get(&key)
+            .or_else(|| self.durable.get(&key))
             .and_then(|entry| entry.name.clone())
             .unwrap_or_else(|| path.clone());
         let origin = Arc::new(Origin {
@@ -404,21 +423,31 @@ impl Tailer {
         let mut truncated_while_stopped = None;
         if first_open {
             // Only now that this is the right file: a failed open keeps the entry for a retry.
-            offset = match self.resume.remove(&key) {
-                Some(entry)
-                    if entry.offset <= size
-                        && entry.fingerprint.matches(&mut file, size).unwrap_or(false) =>
-                {
-                    entry.offset
+            // The checkpoint's entry and a disk buffer's newer one: the furthest that still
+            // fits the file (same first bytes, not past its end) wins.
+            let mut fitting: Option<CheckpointEntry> = None;
+            let mut stale: Option<CheckpointEntry> = None;
+            for entry in [self.resume.remove(&key), self.durable.remove(&key)]
+                .into_iter()
+                .flatten()
+            {
+                let fits = entry.offset <= size
+                    && entry.fingerprint.matches(&mut file, size).unwrap_or(false);
+                let slot = if fits { &mut fitting } else { &mut stale };
+                if slot.as_ref().is_none_or(|e| e.offset < entry.offset) {
+                    *slot = Some(entry);
                 }
-                Some(entry) => {
+            }
+            offset = match (fitting, stale) {
+                (Some(entry), _) => entry.offset,
+                (None, Some(entry)) => {
                     // Shorter, or other first bytes: truncated while vigia was stopped.
                     self.metrics.truncations.inc();
                     truncated_while_stopped = Some(entry);
                     0
                 }
-                None if tailed.initial && settings.read_from == ReadFrom::End => size,
-                None => 0,
+                (None, None) if tailed.initial && settings.read_from == ReadFrom::End => size,
+                (None, None) => 0,
             };
             tailed.fingerprint =
                 Fingerprint::of_file(&mut file, size).unwrap_or(Fingerprint::EMPTY);
@@ -614,10 +643,21 @@ impl Tailer {
             let (batch, ack) = acker.issue();
             tailed.progress.sent(batch, safe_offset);
             self.batch_owner.insert(batch, key);
+            let position = ReadPosition {
+                source: self.settings.source_id.to_string(),
+                entry: CheckpointEntry {
+                    key,
+                    fingerprint: tailed.fingerprint,
+                    offset: safe_offset,
+                    path: tailed.path.clone(),
+                    name: Some(tailed.name.clone()),
+                },
+            };
             out.push(LineBatch {
                 origin: tailed.origin.clone(),
                 lines,
                 ack,
+                position: Some(Arc::new(position)),
             });
         }
     }
