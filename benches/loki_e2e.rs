@@ -7,6 +7,8 @@
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/process.rs"]
+mod process;
 
 #[path = "../tests/it/support/loki.rs"]
 #[allow(dead_code)]
@@ -14,26 +16,6 @@ mod loki;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
-/// User + system CPU seconds of a process.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, r)| r)
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    ticks as f64 / 100.0
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -112,14 +94,14 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut peak_rss_kib = 0;
     loop {
-        peak_rss_kib = peak_rss_kib.max(proc_field(pid, "status", "VmHWM:").unwrap_or(0));
+        peak_rss_kib = peak_rss_kib.max(process::proc_field(pid, "status", "VmHWM:").unwrap_or(0));
         if receiver.received_count() as u64 >= lines || Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid);
+    let cpu = process::cpu_seconds(pid);
     let _ = child.kill();
     let _ = child.wait();
     let received = receiver.received_count() as u64;

@@ -106,6 +106,8 @@ struct State {
     seen: std::collections::HashSet<u64>,
     /// Entries dropped as duplicates.
     duplicates: usize,
+    /// When set, accepted lines go here instead of being kept (long soaks).
+    on_line: Option<Arc<dyn Fn(&str) + Send + Sync>>,
     statuses: Vec<u16>,
     behavior: Option<Behavior>,
     /// `Fail` answers left before going back to accepting (`None`: until changed).
@@ -196,6 +198,12 @@ impl LokiReceiver {
     /// The most requests that were being answered at once.
     pub fn most_in_flight(&self) -> usize {
         self.state.lock().unwrap().most_in_flight
+    }
+
+    /// Accepted lines are handed to `on_line` instead of being kept: a soak of millions of
+    /// lines in bounded memory (`received` then stays empty).
+    pub fn count_only(&self, on_line: Arc<dyn Fn(&str) + Send + Sync>) {
+        self.state.lock().unwrap().on_line = Some(on_line);
     }
 
     /// Entries pushed again with the same stream, time and line (dropped, as Loki does).
@@ -476,6 +484,7 @@ fn ingest(
         accepted,
         seen,
         duplicates,
+        on_line,
         ..
     } = &mut *state;
     let mut problems = Vec::new();
@@ -539,6 +548,10 @@ fn ingest(
             last.0 = newest.max(ts);
             last.1 = ts;
             last.2.clone_from(&entry.line);
+            if let Some(on_line) = on_line {
+                on_line(&entry.line);
+                continue;
+            }
             accepted.push(Received {
                 labels: labels.clone(),
                 ts,

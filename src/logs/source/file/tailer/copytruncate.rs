@@ -234,11 +234,7 @@ impl Tailer {
         if fingerprint.len < 64 {
             return; // Too little to tell a copy from a file that happens to start alike.
         }
-        let Some(dir) = self
-            .files
-            .get(&key)
-            .and_then(|f| f.path.parent().map(Path::to_path_buf))
-        else {
+        let Some(path) = self.files.get(&key).map(|f| f.path.clone()) else {
             return;
         };
         let original = self.files.iter_mut().find_map(|(other, f)| {
@@ -246,7 +242,8 @@ impl Tailer {
                 || f.state != FileState::Active
                 || f.copy_of.is_some()
                 || f.fingerprint.len < fingerprint.len
-                || f.path.parent() != Some(dir.as_path())
+                || f.path.parent() != path.parent()
+                || !named_as_copy_of(&path, &f.path)
             {
                 return None;
             }
@@ -293,6 +290,48 @@ impl Tailer {
                 copy.progress = Progress::starting_at(offset);
                 copy.framer = framer;
             }
+        }
+    }
+}
+
+/// Whether `candidate` is named as logrotate names a copy of `live`: the live file's name up
+/// to its first dot starts it (`app.log.1`, `app.log-20261128`, `app-20261128.log`). Files
+/// that merely start with the same bytes (replicas writing the same banner) are not copies.
+fn named_as_copy_of(candidate: &Path, live: &Path) -> bool {
+    let (Some(candidate), Some(live)) = (
+        candidate.file_name().and_then(|n| n.to_str()),
+        live.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return false;
+    };
+    let stem = live.split('.').next().unwrap_or(live);
+    candidate != live && candidate.starts_with(stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_as_copy_of;
+    use std::path::Path;
+
+    #[test]
+    fn copies_are_named_after_the_live_file() {
+        let live = Path::new("/var/log/app.log");
+        for copy in [
+            "app.log.1",
+            "app.log-20261128",
+            "app-20261128.log",
+            "app.1.log",
+        ] {
+            assert!(
+                named_as_copy_of(&Path::new("/var/log").join(copy), live),
+                "{copy}"
+            );
+        }
+        for other in ["svc.log", "app.log", "worker-app.log"] {
+            assert!(
+                !named_as_copy_of(&Path::new("/var/log").join(other), live),
+                "{other}"
+            );
         }
     }
 }
