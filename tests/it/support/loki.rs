@@ -80,6 +80,9 @@ pub struct Received {
     pub tenant: Option<String>,
 }
 
+/// What a counting receiver hands each accepted line to.
+pub type LineHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How the receiver answers the next requests.
 #[derive(Debug, Clone)]
 pub enum Behavior {
@@ -107,7 +110,7 @@ struct State {
     /// Entries dropped as duplicates.
     duplicates: usize,
     /// When set, accepted lines go here instead of being kept (long soaks).
-    on_line: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    on_line: Option<LineHook>,
     statuses: Vec<u16>,
     behavior: Option<Behavior>,
     /// `Fail` answers left before going back to accepting (`None`: until changed).
@@ -202,7 +205,8 @@ impl LokiReceiver {
 
     /// Accepted lines are handed to `on_line` instead of being kept: a soak of millions of
     /// lines in bounded memory (`received` then stays empty).
-    pub fn count_only(&self, on_line: Arc<dyn Fn(&str) + Send + Sync>) {
+    #[allow(dead_code)] // benches/soak.rs
+    pub fn count_only(&self, on_line: LineHook) {
         self.state.lock().unwrap().on_line = Some(on_line);
     }
 
