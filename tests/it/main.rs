@@ -16,4 +16,5 @@ mod observability;
 mod parse;
 mod run;
 mod support;
+mod tailer_limits;
 mod tailer_model;

@@ -103,6 +103,8 @@ pub(super) struct Tailed {
     /// unread, until the live file is truncated (then it holds the live file's unread tail)
     /// or stops being read.
     copy_of: Option<FileKey>,
+    /// Had to wait for a handle, or gave its handle up, under `max_open_files`.
+    starved: bool,
 }
 
 pub struct Tailer {
@@ -356,6 +358,7 @@ impl Tailer {
                 release: false,
                 matched: true,
                 copy_of: None,
+                starved: false,
             },
         );
         self.open_queue.push_back(key);
@@ -374,30 +377,43 @@ impl Tailer {
     /// idle files (read to their end) make room.
     fn open_waiting(&mut self) {
         let mut open = self.files.values().filter(|f| f.file.is_some()).count();
+        // Files read to their end, whose handles may go to waiting files: found once, not
+        // once per file opened (a node agent may know tens of thousands).
+        let mut idle: Option<Vec<FileKey>> = None;
         while let Some(&key) = self.open_queue.front() {
-            if open >= self.settings.max_open_files && !self.close_one_idle() {
-                break;
+            if open >= self.settings.max_open_files {
+                let idle = idle.get_or_insert_with(|| {
+                    self.files
+                        .iter()
+                        .filter(|(_, f)| {
+                            f.file.is_some() && f.at_end && f.state == FileState::Active
+                        })
+                        .map(|(k, _)| *k)
+                        .collect()
+                });
+                match idle.pop().and_then(|k| self.files.get_mut(&k)) {
+                    Some(tailed) => {
+                        tailed.file = None;
+                        tailed.starved = true;
+                        open -= 1;
+                    }
+                    None => {
+                        for waiting in &self.open_queue {
+                            if let Some(tailed) = self.files.get_mut(waiting) {
+                                tailed.starved = true;
+                            }
+                        }
+                        break;
+                    }
+                }
             }
             self.open_queue.pop_front();
             if self.open_file(key) {
-                open = self.files.values().filter(|f| f.file.is_some()).count();
+                open += 1;
             }
         }
+        let open = self.files.values().filter(|f| f.file.is_some()).count();
         self.metrics.files_open.set(open as i64);
-    }
-
-    fn close_one_idle(&mut self) -> bool {
-        let idle = self
-            .files
-            .iter_mut()
-            .find(|(_, f)| f.file.is_some() && f.at_end && f.state == FileState::Active);
-        match idle {
-            Some((_, file)) => {
-                file.file = None;
-                true
-            }
-            None => false,
-        }
     }
 
     /// Opens a known file and decides where to read from. Returns whether it is open.
@@ -650,7 +666,7 @@ impl Tailer {
                     fingerprint: tailed.fingerprint,
                     offset: safe_offset,
                     path: tailed.path.clone(),
-                    name: Some(tailed.name.clone()),
+                    name: (tailed.name != tailed.path).then(|| tailed.name.clone()),
                 },
             };
             out.push(LineBatch {
@@ -681,7 +697,6 @@ impl Tailer {
             }
         }
         self.resolve_orphan_copies();
-        let open = self.files.values().filter(|f| f.file.is_some()).count();
         for key in forget {
             if let Some(tailed) = self.files.remove(&key) {
                 if self.by_path.get(&tailed.path) == Some(&key) {
@@ -690,7 +705,7 @@ impl Tailer {
                 self.metrics.forget_file(&tailed.path.to_string_lossy());
                 let unread = tailed.size.saturating_sub(tailed.read_offset);
                 if !tailed.release && unread > 0 && tailed.copy_of.is_none() {
-                    let reason = if open >= self.settings.max_open_files {
+                    let reason = if tailed.starved {
                         "max_open_files"
                     } else {
                         "unreadable"
@@ -756,7 +771,8 @@ impl Tailer {
                 fingerprint: tailed.fingerprint,
                 offset: tailed.progress.committed(),
                 path: tailed.path.clone(),
-                name: Some(tailed.name.clone()),
+                // Written only once it differs from the path (after a rename).
+                name: (tailed.name != tailed.path).then(|| tailed.name.clone()),
             })
             .collect();
         match self.store.save(&entries) {
