@@ -67,13 +67,13 @@ fn metric(metrics: &AgentMetrics, name: &str, label: Option<(&str, &str)>) -> f6
     metrics
         .gather()
         .iter()
-        .filter(|family| family.get_name() == name)
+        .filter(|family| family.name() == name)
         .flat_map(|family| family.get_metric())
         .filter(|m| {
             label.is_none_or(|(k, v)| {
                 m.get_label()
                     .iter()
-                    .any(|l| l.get_name() == k && l.get_value() == v)
+                    .any(|l| l.name() == k && l.value() == v)
             })
         })
         // The other kind reads 0.
