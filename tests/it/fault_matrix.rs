@@ -2,7 +2,8 @@
 //! `app.log`, a `loki` sink with nothing but its endpoint): a service writing 5,000 numbered
 //! lines a second, its log rotated every 20,000 lines (rename keeping one generation, or
 //! copytruncate), Loki refusing connections for 10 s and then answering 503 for 5 s, and vigia
-//! SIGKILLed twice after Loki is back. Every line must reach Loki; after Loki's duplicate rule
+//! SIGKILLed twice: once during the outage (by then a rotated-away file may exist only in
+//! vigia's open handle, or its disk buffer) and once after Loki is back. Every line must reach Loki; after Loki's duplicate rule
 //! (same stream, time and line), exactly once.
 //!
 //! Rotation is done by the writer between two writes, as logrotate's `copytruncate` would
@@ -124,8 +125,16 @@ fn run_matrix(rotation: Rotation) {
         written.clone(),
     );
 
+    let mut kill_and_restart = |agent: &mut Agent| {
+        agent.signal("KILL");
+        agent.wait(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(1));
+        *agent = start(&config);
+    };
     at(begin, 5);
     loki.stop(); // connections refused
+    at(begin, 12);
+    kill_and_restart(&mut agent); // during the outage, two rotations into it
     at(begin, 15);
     loki.restart();
     loki.set(Behavior::Fail {
@@ -134,13 +143,8 @@ fn run_matrix(rotation: Rotation) {
     });
     at(begin, 20);
     loki.set(Behavior::Accept);
-    for kill_at in [22, 26] {
-        at(begin, kill_at);
-        agent.signal("KILL");
-        agent.wait(Duration::from_secs(10));
-        std::thread::sleep(Duration::from_secs(1));
-        agent = start(&config);
-    }
+    at(begin, 24);
+    kill_and_restart(&mut agent);
     at(begin, WRITE_FOR.as_secs());
     stop.store(true, Ordering::Relaxed);
     let total = writing.join().unwrap();

@@ -464,3 +464,89 @@ fn a_corrupt_checkpoint_falls_back_to_the_previous_generation_loudly() {
         "re-read from before the previous generation: {seqs:?}"
     );
 }
+
+#[test]
+fn sigterm_reads_the_files_to_their_end_before_draining() {
+    // A sidecar is stopped after its service exited: its last lines are still unread.
+    const LINES: u64 = 60_000;
+    let workspace = Workspace::new();
+    let config = workspace.config(
+        &["app.log"],
+        "",
+        "shutdown:\n  grace_period: 60s\npipeline:\n  channel_capacity: 2\n  batch_max_events: 64",
+    );
+    let mut file = append(&workspace.logs().join("app.log"));
+    write_lines(&mut file, 0..LINES);
+    // The service's last words: a stack trace multiline holds until its timeout.
+    file.write_all(
+        b"2026-11-28 10:00:00.120 ERROR [main] com.shop.Main - shutting down with 3 orders in flight\njava.lang.IllegalStateException: checkout closed\n\tat com.shop.Checkout.close(Checkout.java:88)\n\tat com.shop.Main.main(Main.java:12)\n",
+    )
+    .unwrap();
+    let agent = Collecting::start(&config);
+    wait_for(DELIVERY_TIMEOUT, "the first records", || {
+        (agent.count() > 0).then_some(())
+    });
+    let (code, records) = agent.stop("TERM");
+    assert_eq!(code, Some(0), "a clean exit");
+    let seqs: BTreeSet<u64> = records
+        .iter()
+        .filter(|r| r["attrs"]["seq"].is_u64())
+        .map(seq)
+        .collect();
+    assert_eq!(
+        seqs.len() as u64,
+        LINES,
+        "every line read before the agent exited"
+    );
+    let last = records.last().unwrap();
+    let last = last.to_string();
+    assert!(
+        last.contains("shutting down") && last.contains("Main.java:12"),
+        "the stack trace multiline held is emitted whole: {last}"
+    );
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_shows_in_readyz() {
+    let workspace = Workspace::new();
+    let config = workspace.config(&["app.log"], "checkpoint_interval: 100ms", "");
+    let mut file = append(&workspace.logs().join("app.log"));
+    write_lines(&mut file, 0..10);
+    let agent = Collecting::start(&config);
+    wait_for(DELIVERY_TIMEOUT, "the lines", || {
+        (agent.count() == 10).then_some(())
+    });
+    let readyz = || crate::support::agent::http_get(&agent.agent.url("/readyz")).unwrap();
+    wait_for(DELIVERY_TIMEOUT, "ready", || {
+        (readyz().0 == 200).then_some(())
+    });
+    // The disk under the checkpoints goes bad: its directory is now a file.
+    let checkpoints = workspace.data().join("checkpoints");
+    std::fs::rename(&checkpoints, workspace.data().join("moved")).unwrap();
+    std::fs::write(&checkpoints, b"not a directory").unwrap();
+    write_lines(&mut file, 10..20);
+    let body = wait_for(DELIVERY_TIMEOUT, "the source reported failing", || {
+        let (status, body) = readyz();
+        (status == 503).then_some(body)
+    });
+    assert!(
+        body.contains("source.app") && body.contains("checkpoint"),
+        "{body}"
+    );
+    assert!(
+        agent
+            .agent
+            .metric("vigia_checkpoint_errors_total{component=\"app\",kind=\"write\"}")
+            .unwrap_or(0.0)
+            >= 1.0
+    );
+    // Repaired: the next write succeeds and the source is ready again.
+    std::fs::remove_file(&checkpoints).unwrap();
+    std::fs::rename(workspace.data().join("moved"), &checkpoints).unwrap();
+    write_lines(&mut file, 20..30);
+    wait_for(DELIVERY_TIMEOUT, "ready again", || {
+        (readyz().0 == 200).then_some(())
+    });
+    let (code, _) = agent.stop("TERM");
+    assert_eq!(code, Some(0));
+}
