@@ -125,7 +125,7 @@ fn run_matrix(rotation: Rotation) {
         written.clone(),
     );
 
-    let mut kill_and_restart = |agent: &mut Agent| {
+    let kill_and_restart = |agent: &mut Agent| {
         agent.signal("KILL");
         agent.wait(Duration::from_secs(10));
         std::thread::sleep(Duration::from_secs(1));
