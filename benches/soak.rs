@@ -1,5 +1,6 @@
 //! Soak (not a timed test): a service writing numbered JSON lines with their own time at a
-//! steady rate, its log rotated by rename every 200,000 lines keeping one generation, three
+//! steady rate, its log rotated every 200,000 lines (by rename keeping one generation, or
+//! `ROTATION=copytruncate`), three
 //! Loki outages of 30 s (connections refused), vigia with the default configuration in
 //! front of the strict in-repo receiver. Reports peak RSS, CPU, the disk buffer's high
 //! water mark, and lines lost and doubled (after Loki's duplicate rule).
@@ -12,8 +13,9 @@ mod process;
 #[path = "../tests/it/support/loki.rs"]
 #[allow(dead_code)]
 mod loki;
+#[path = "../tests/it/support/writer.rs"]
+mod writer;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,6 +55,10 @@ fn main() {
         return;
     }
     let seconds = env("SOAK_SECONDS", 600);
+    let rotation = match std::env::var("ROTATION").as_deref() {
+        Ok("copytruncate") => writer::Rotation::CopyTruncate,
+        _ => writer::Rotation::RenameKeepOne,
+    };
     let rate = env("RATE", 50_000);
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
@@ -83,10 +89,14 @@ fn main() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (stop, written, log) = (stop.clone(), written.clone(), log.clone());
-        std::thread::spawn(move || write_lines(&log, rate, &stop, &written))
-    };
+    let writer = writer::spawn(
+        log.clone(),
+        rate,
+        ROTATE_EVERY,
+        rotation,
+        stop.clone(),
+        written.clone(),
+    );
     let started = Instant::now();
     let outages: Vec<Duration> = (1..=3)
         .map(|n| Duration::from_secs(seconds * n / 4))
@@ -152,49 +162,6 @@ fn main() {
         total as f64 / cpu.max(0.01)
     );
     assert_eq!(missing, 0, "lines lost");
-}
-
-/// Writes numbered lines at `rate` a second until stopped, rotating by rename; returns how
-/// many it wrote.
-fn write_lines(log: &std::path::Path, rate: u64, stop: &AtomicBool, written: &AtomicU64) -> u64 {
-    let open = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap()
-    };
-    let mut file = open();
-    let rotated = log.with_extension("log.1");
-    let started = Instant::now();
-    let mut seq = 0u64;
-    let mut text = String::new();
-    while !stop.load(Ordering::Relaxed) {
-        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
-        text.clear();
-        let ts = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
-        while seq < due {
-            if seq > 0 && seq.is_multiple_of(ROTATE_EVERY) {
-                file.write_all(text.as_bytes()).unwrap();
-                text.clear();
-                std::fs::rename(log, &rotated).unwrap();
-                file = open();
-            }
-            // Lines written in one go share a time; the seq keeps them apart.
-            text.push_str(&format!(
-                "{{\"ts\":\"{ts}\",\"level\":\"info\",\"msg\":\"order {seq} paid\",\"seq\":{seq},\"customer\":\"c-{}\",\"amount_cents\":{}}}\n",
-                seq % 7919,
-                seq % 9973
-            ));
-            seq += 1;
-        }
-        file.write_all(text.as_bytes()).unwrap();
-        written.store(seq, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    seq
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

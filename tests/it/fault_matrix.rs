@@ -12,9 +12,9 @@
 
 use crate::support::agent::Agent;
 use crate::support::loki::{Behavior, LokiReceiver};
+use crate::support::writer::{self, Rotation};
 use crate::support::{files::Workspace, wait_for};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,70 +23,6 @@ use std::time::{Duration, Instant};
 const LINES_PER_SECOND: u64 = 5_000;
 const ROTATE_EVERY: u64 = 20_000;
 const WRITE_FOR: Duration = Duration::from_secs(30);
-
-#[derive(Clone, Copy, Debug)]
-enum Rotation {
-    /// `app.log` → `app.log.1`, replacing the previous `app.log.1`.
-    RenameKeepOne,
-    /// `app.log.1` removed, `app.log` copied to `app.log.1`, `app.log` truncated.
-    CopyTruncate,
-}
-
-/// Writes numbered lines carrying their own time at a steady rate, rotating as told, until
-/// stopped; returns how many it wrote.
-fn writer(
-    log: PathBuf,
-    rotation: Rotation,
-    stop: Arc<AtomicBool>,
-    written: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<u64> {
-    std::thread::spawn(move || {
-        let open = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap()
-        };
-        let mut file = open(&log);
-        let rotated = log.with_extension("log.1");
-        let started = Instant::now();
-        let mut seq = 0u64;
-        let mut text = String::new();
-        while !stop.load(Ordering::Relaxed) {
-            // Where the writer should be by now: catches up after a slow moment.
-            let due = (started.elapsed().as_secs_f64() * LINES_PER_SECOND as f64) as u64;
-            text.clear();
-            while seq < due {
-                if seq > 0 && seq.is_multiple_of(ROTATE_EVERY) {
-                    file.write_all(text.as_bytes()).unwrap();
-                    text.clear();
-                    match rotation {
-                        Rotation::RenameKeepOne => {
-                            std::fs::rename(&log, &rotated).unwrap();
-                            file = open(&log);
-                        }
-                        Rotation::CopyTruncate => {
-                            let _ = std::fs::remove_file(&rotated);
-                            std::fs::copy(&log, &rotated).unwrap();
-                            file.set_len(0).unwrap();
-                        }
-                    }
-                }
-                let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
-                text.push_str(&format!(
-                    "{{\"ts\":\"{ts}\",\"level\":\"info\",\"msg\":\"order {seq} paid\",\"seq\":{seq},\"amount_cents\":{}}}\n",
-                    seq % 9973
-                ));
-                seq += 1;
-            }
-            file.write_all(text.as_bytes()).unwrap();
-            written.store(seq, Ordering::Relaxed);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        seq
-    })
-}
 
 fn config(workspace: &Workspace, loki: &LokiReceiver, sink_extra: &str) -> PathBuf {
     let yaml = format!(
@@ -120,8 +56,10 @@ fn run_matrix(rotation: Rotation, sink_extra: &str, kills: bool) {
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
     let begin = Instant::now();
-    let writing = writer(
+    let writing = writer::spawn(
         workspace.logs().join("app.log"),
+        LINES_PER_SECOND,
+        ROTATE_EVERY,
         rotation,
         stop.clone(),
         written.clone(),

@@ -6,6 +6,7 @@ pub mod files;
 pub mod golden;
 pub mod loki;
 pub mod prometheus;
+pub mod writer;
 
 use std::time::{Duration, Instant};
 

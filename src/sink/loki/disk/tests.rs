@@ -49,6 +49,19 @@ fn request_at(n: u32, file: &Path) -> Vec<u8> {
     .encode()
 }
 
+/// Reads the next frame and acknowledges it, as the deliverer does once Loki took it.
+async fn deliver_next(reader: DiskReader) -> DiskReader {
+    let (reader, frame) = read_now(reader).await;
+    let frame = frame.unwrap();
+    reader.buffer().acknowledge(
+        frame.end,
+        frame.frame_bytes,
+        u64::from(frame.lines),
+        &frame.positions,
+    );
+    reader
+}
+
 #[tokio::test]
 async fn the_newest_read_position_outlives_delivery_and_segment_deletion() {
     let dir = tempfile::tempdir().unwrap();
@@ -67,32 +80,16 @@ async fn the_newest_read_position_outlives_delivery_and_segment_deletion() {
         }
         // Delivered: the first two. Undelivered: the third, whose position is newest.
         for _ in 0..2 {
-            let (back, frame) = read_now(reader).await;
-            reader = back;
-            let frame = frame.unwrap();
-            reader.buffer().acknowledge(
-                frame.end,
-                frame.frame_bytes,
-                u64::from(frame.lines),
-                &frame.positions,
-            );
+            reader = deliver_next(reader).await;
         }
     }
     assert_eq!(offset(dir.path()), Some(300), "from the frames on disk");
     {
         // Everything delivered and the segments deleted: the positions file keeps it.
-        let (writer, mut reader, recovered) = open(dir.path(), 4 << 20);
+        let (writer, reader, recovered) = open(dir.path(), 4 << 20);
         assert_eq!(recovered.frames, 1);
         writer.finish();
-        let (back, frame) = read_now(reader).await;
-        reader = back;
-        let frame = frame.unwrap();
-        reader.buffer().acknowledge(
-            frame.end,
-            frame.frame_bytes,
-            u64::from(frame.lines),
-            &frame.positions,
-        );
+        deliver_next(reader).await;
     }
     let (_writer, _reader, recovered) = open(dir.path(), 4 << 20);
     assert_eq!(recovered.frames, 0);
