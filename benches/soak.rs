@@ -139,7 +139,7 @@ fn main() {
         .count();
     let doubled = seen.iter().filter(|n| **n > 1).count();
     println!(
-        "soak: {seconds} s at {rate} lines/s, rename rotation every {ROTATE_EVERY} lines (one generation kept), three {OUTAGE:?} Loki outages, default configuration"
+        "soak: {seconds} s at {rate} lines/s, {rotation:?} every {ROTATE_EVERY} lines, three {OUTAGE:?} Loki outages, default configuration"
     );
     println!("  lines written      {total:>12}");
     println!("  lines missing      {missing:>12}");
