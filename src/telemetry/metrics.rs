@@ -118,6 +118,22 @@ pub struct SourceCounters {
     pub events: IntCounter,
     pub bytes: IntCounter,
     pub truncated: IntCounter,
+    /// `vigia_source_acknowledged_events_total` by status.
+    pub delivered: IntCounter,
+    pub rejected: IntCounter,
+    pub failed: IntCounter,
+}
+
+impl SourceCounters {
+    /// Counts `events` whose delivery finished as `status` says.
+    pub fn acknowledged(&self, status: crate::pipeline::BatchStatus, events: u64) {
+        use crate::pipeline::BatchStatus;
+        match status {
+            BatchStatus::Delivered => self.delivered.inc_by(events),
+            BatchStatus::Rejected => self.rejected.inc_by(events),
+            BatchStatus::Failed => self.failed.inc_by(events),
+        }
+    }
 }
 
 /// Counters of one sink.
@@ -332,6 +348,9 @@ impl AgentMetrics {
             events: self.events_received.with_label_values(&[component]),
             bytes: self.bytes_received.with_label_values(&[component]),
             truncated: self.lines_truncated.with_label_values(&[component]),
+            delivered: self.acknowledged(component, "delivered"),
+            rejected: self.acknowledged(component, "rejected"),
+            failed: self.acknowledged(component, "failed"),
         }
     }
 

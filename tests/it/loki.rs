@@ -133,6 +133,15 @@ fn lines_reach_loki_with_labels_tenant_and_trace_metadata() {
         agent.metric("vigia_loki_lines_sent_total{component=\"loki\"}"),
         Some(500.0)
     );
+    // The file source counts what its sinks finished with, as docs/operations.md says.
+    let acknowledged = wait_for(DELIVERY_TIMEOUT, "the acknowledgements counted", || {
+        agent
+            .metric(
+                "vigia_source_acknowledged_events_total{component=\"app\",status=\"delivered\"}",
+            )
+            .filter(|n| *n >= 500.0)
+    });
+    assert_eq!(acknowledged, 500.0);
 }
 
 #[test]

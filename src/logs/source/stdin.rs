@@ -9,7 +9,7 @@
 use super::SourceContext;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, Acker, BatchStatus, LineBatch, Origin};
+use crate::pipeline::{Ack, Acker, LineBatch, Origin};
 use prometheus::IntCounter;
 use std::collections::HashMap;
 use std::io::Read;
@@ -117,9 +117,7 @@ struct InFlight {
     acker: Option<Acker>,
     acks: crate::pipeline::AckReceiver,
     events_by_batch: HashMap<u64, u64>,
-    delivered: IntCounter,
-    rejected: IntCounter,
-    failed: IntCounter,
+    counters: crate::telemetry::metrics::SourceCounters,
 }
 
 impl InFlight {
@@ -129,9 +127,7 @@ impl InFlight {
             acker: Some(acker),
             acks,
             events_by_batch: HashMap::new(),
-            delivered: context.metrics.acknowledged(&context.id, "delivered"),
-            rejected: context.metrics.acknowledged(&context.id, "rejected"),
-            failed: context.metrics.acknowledged(&context.id, "failed"),
+            counters: context.metrics.source(&context.id),
         }
     }
 
@@ -180,11 +176,7 @@ impl InFlight {
 
     fn finished(&mut self, ack: Ack) {
         let events = self.events_by_batch.remove(&ack.batch).unwrap_or(0);
-        match ack.status {
-            BatchStatus::Delivered => self.delivered.inc_by(events),
-            BatchStatus::Rejected => self.rejected.inc_by(events),
-            BatchStatus::Failed => self.failed.inc_by(events),
-        }
+        self.counters.acknowledged(ack.status, events);
     }
 
     /// Waits until every issued batch is finished: each one holds the ack channel open.

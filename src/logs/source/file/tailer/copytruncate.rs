@@ -128,7 +128,7 @@ impl Tailer {
         let (name, origin) = (live.name.clone(), live.origin.clone());
         // Copies are read in the order they were made, then the live file.
         let before_copy = live.after.replace(copy_key);
-        for owner in self.batch_owner.values_mut() {
+        for (owner, _) in self.batch_owner.values_mut() {
             if *owner == key {
                 *owner = copy_key;
             }

@@ -122,7 +122,8 @@ pub struct Tailer {
     scanned_once: bool,
     acker: Option<Acker>,
     acks: AckReceiver,
-    batch_owner: HashMap<u64, FileKey>,
+    /// Per batch in flight: its file and how many events it holds.
+    batch_owner: HashMap<u64, (FileKey, u64)>,
     checkpoint_dirty: bool,
     /// Files waiting for an open slot, in discovery order.
     open_queue: VecDeque<FileKey>,
@@ -658,7 +659,7 @@ impl Tailer {
                 crate::logs::source::raw_lines(chunk_events, read_time_ns, None, &self.counters);
             let (batch, ack) = acker.issue();
             tailed.progress.sent(batch, safe_offset);
-            self.batch_owner.insert(batch, key);
+            self.batch_owner.insert(batch, (key, lines.len() as u64));
             let position = ReadPosition {
                 source: self.settings.source_id.to_string(),
                 entry: CheckpointEntry {
@@ -741,9 +742,10 @@ impl Tailer {
     }
 
     fn apply_ack(&mut self, ack: Ack) {
-        let Some(key) = self.batch_owner.remove(&ack.batch) else {
+        let Some((key, events)) = self.batch_owner.remove(&ack.batch) else {
             return;
         };
+        self.counters.acknowledged(ack.status, events);
         if ack.status == BatchStatus::Failed {
             tracing::debug!(
                 batch = ack.batch,
