@@ -11,6 +11,7 @@ pub mod build_info;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod http_client;
 pub mod latency;
 pub mod logs;
 pub mod metrics;

@@ -89,14 +89,12 @@ fn read(input: &str) -> Result<(String, Option<String>), String> {
 }
 
 fn fetch(url: &str) -> Result<(String, Option<String>), String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let response = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+        let response = crate::http_client::builder(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?
             .get(url)

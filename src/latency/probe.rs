@@ -65,10 +65,7 @@ pub async fn run(
     latency: Option<ServiceLatency>,
     stop: CancellationToken,
 ) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .connect_timeout(settings.timeout)
+    let client = match crate::http_client::builder(settings.timeout)
         .user_agent(concat!("vigia-probe/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -21,13 +21,7 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let mut histogram_feed = HistogramFeed::default();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .connect_timeout(settings.timeout)
-        .user_agent(concat!("vigia/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match crate::http_client::builder(settings.timeout).build() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(target = %settings.id, %error, "cannot build the scrape client");

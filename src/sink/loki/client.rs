@@ -69,34 +69,18 @@ enum Auth {
 
 impl LokiClient {
     pub fn new(settings: &LokiSettings) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("vigia/", env!("CARGO_PKG_VERSION")));
-        // One process-wide crypto provider (ring: no C toolchain beyond cc, builds for musl);
-        // a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        if let Some(ca) = &settings.tls.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| anyhow::anyhow!("cannot read the CA file {ca}: {e}"))?;
-            for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if let (Some(cert), Some(key)) = (&settings.tls.cert_file, &settings.tls.key_file) {
-            let mut pem = std::fs::read(cert)
-                .map_err(|e| anyhow::anyhow!("cannot read the client certificate {cert}: {e}"))?;
-            pem.extend(
-                std::fs::read(key)
-                    .map_err(|e| anyhow::anyhow!("cannot read the client key {key}: {e}"))?,
-            );
-            builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
-        }
-        if settings.tls.insecure_skip_verify {
-            tracing::warn!("TLS certificate verification is off for Loki (insecure_skip_verify)");
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
+        let tls = &settings.tls;
+        let builder = crate::http_client::with_tls(
+            crate::http_client::builder(settings.request_timeout)
+                .pool_idle_timeout(Duration::from_secs(60)),
+            crate::http_client::TlsFiles {
+                ca_file: tls.ca_file.as_deref(),
+                cert_file: tls.cert_file.as_deref(),
+                key_file: tls.key_file.as_deref(),
+                insecure_skip_verify: tls.insecure_skip_verify,
+            },
+            "loki",
+        )?;
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             headers.insert(
