@@ -8,7 +8,7 @@
 //!   └──────── acks ◄──────────┘
 //! ```
 
-use crate::admin::{self, AdminState, Health};
+use crate::admin::{self, AdminState};
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::latency::monitor::LatencyMonitor;
 use crate::latency::probe as latency_probe;
@@ -19,6 +19,7 @@ use crate::metrics::scrape::ScrapeStore;
 use crate::pipeline::RecordBatch;
 use crate::sink::{console, loki};
 use crate::telemetry::AgentMetrics;
+use crate::telemetry::health::Health;
 use crate::telemetry::metrics::register_float_gauge;
 use anyhow::Context;
 use std::collections::HashMap;

@@ -1,9 +1,8 @@
 //! The admin server (hyper, HTTP/1.1): `/metrics`, `/healthz`, `/readyz`,
-//! `/api/v1/regressions`.
+//! `/api/v1/regressions`. Liveness and readiness come from
+//! [`telemetry::health`](crate::telemetry::health), where the components report.
 
-pub mod health;
-
-pub use health::{ComponentHealth, Health};
+pub use crate::telemetry::health::{ComponentHealth, Health};
 
 use crate::metrics::exposition::Format;
 use crate::telemetry::AgentMetrics;

@@ -1,8 +1,8 @@
 //! The console sink: one compact JSON record per line on stdout. A batch is acknowledged
 //! after it has been written and flushed, which is what the console can promise.
 
-use crate::admin::ComponentHealth;
 use crate::pipeline::{Delivery, RecordBatch};
+use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::metrics::SinkCounters;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;

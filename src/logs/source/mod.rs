@@ -4,10 +4,10 @@
 pub mod file;
 pub mod stdin;
 
-use crate::admin::ComponentHealth;
 use crate::logs::frame::CompleteLine;
 use crate::pipeline::RawLine;
 use crate::telemetry::AgentMetrics;
+use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::metrics::SourceCounters;
 use std::sync::Arc;
 

@@ -29,9 +29,9 @@ pub mod labels;
 pub mod proto;
 mod streams;
 
-use crate::admin::ComponentHealth;
 use crate::config::loki::{LokiSettings, WhenFull};
 use crate::pipeline::{Delivery, RecordBatch};
+use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;
 use batch::PendingBatch;

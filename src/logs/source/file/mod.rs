@@ -123,12 +123,15 @@ struct Housekeeping {
     next_checkpoint: Instant,
     discovery_interval: Duration,
     next_discovery: Instant,
-    health: crate::admin::ComponentHealth,
+    health: crate::telemetry::health::ComponentHealth,
     degraded: bool,
 }
 
 impl Housekeeping {
-    fn new(settings: &FileSourceSettings, health: crate::admin::ComponentHealth) -> Self {
+    fn new(
+        settings: &FileSourceSettings,
+        health: crate::telemetry::health::ComponentHealth,
+    ) -> Self {
         Self {
             checkpoint_interval: settings.checkpoint_interval,
             next_checkpoint: Instant::now(),
