@@ -1,7 +1,16 @@
 //! `vigia check-config FILE`: every problem with its location, or the resolved configuration.
 
-use crate::cli::{CheckConfigArgs, EXIT_INVALID};
+use super::EXIT_INVALID;
 use crate::config;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file to check
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
 
 pub fn execute(args: &CheckConfigArgs) -> u8 {
     match config::load_file(&args.file) {

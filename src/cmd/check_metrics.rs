@@ -2,9 +2,31 @@
 //! `promtool check metrics`. Exit 0 when the input is valid exposition, 1 when it is not
 //! (with line:column and the reason), 3 with `--strict` when lint found something.
 
-use crate::cli::{CheckMetricsArgs, EXIT_FAILURE, FormatChoice};
+use super::EXIT_FAILURE;
 use crate::metrics::exposition::{Format, SCRAPE_ACCEPT, lint};
+use clap::Args;
 use std::io::Read;
+
+#[derive(Debug, Args)]
+pub struct CheckMetricsArgs {
+    /// The format: auto (from the Content-Type of a URL, or `# EOF` at the end), text or
+    /// openmetrics
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatChoice,
+    /// Lint findings (missing HELP, counters without _total, non-base units…) fail the check
+    #[arg(long)]
+    pub strict: bool,
+    /// A file, `-` for stdin (the default), or an http(s):// URL to scrape
+    #[arg(value_name = "FILE|-|URL")]
+    pub input: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatChoice {
+    Auto,
+    Text,
+    Openmetrics,
+}
 
 /// `--strict` and lint findings.
 pub const EXIT_LINT: u8 = 3;

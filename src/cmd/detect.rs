@@ -1,11 +1,43 @@
 //! `vigia detect --input FILE.csv [--kind samples|quantiles]`: one JSON line per latency
 //! regression the live detector would have raised on that series.
 
-use crate::cli::{DetectArgs, EXIT_FAILURE};
+use super::EXIT_FAILURE;
 use crate::latency::detector::DetectorSettings;
 use crate::latency::offline::{InputKind, detect, read_rows};
 use crate::latency::unix_to_rfc3339;
+use clap::Args;
 use std::io::{BufRead, BufReader, Write};
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The CSV file (`-` for stdin): `timestamp,value` rows, timestamps RFC 3339 or unix seconds
+    #[arg(long, value_name = "FILE.csv")]
+    pub input: String,
+    /// samples: one request latency per row; quantiles: one per-interval quantile per row
+    #[arg(long, value_enum, default_value = "samples")]
+    pub kind: crate::latency::offline::InputKind,
+    /// Window length
+    #[arg(long, default_value = "1m", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Values are milliseconds (default: seconds)
+    #[arg(long)]
+    pub milliseconds: bool,
+    /// Smallest relative increase reported (0.1 = 10 %)
+    #[arg(long, default_value_t = 0.10)]
+    pub min_relative: f64,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| e.to_string())
+        .and_then(|d| {
+            if d < std::time::Duration::from_millis(100) {
+                Err("the interval must be at least 100ms".to_owned())
+            } else {
+                Ok(d)
+            }
+        })
+}
 
 pub fn execute(args: &DetectArgs) -> u8 {
     let input: Box<dyn BufRead> = if args.input == "-" {

@@ -2,7 +2,7 @@
 //! `vigia run` would make it (the same framing, multiline, parsing, normalization and
 //! redaction code), one JSON object per line on stdout.
 
-use crate::cli::{EXIT_FAILURE, ParseArgs};
+use super::EXIT_FAILURE;
 use crate::logs::frame::{Framer, MultilineSettings};
 use crate::logs::normalize::Normalizer;
 use crate::logs::redact::{DEFAULT_RULES, Redactor};
@@ -10,9 +10,39 @@ use crate::logs::source::raw_lines;
 use crate::logs::timestamp::now_nanos;
 use crate::pipeline::Origin;
 use crate::telemetry::AgentMetrics;
+use clap::Args;
 use std::io::{BufWriter, Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Log format: auto (detected per line), json, logfmt, access, syslog, klog, python, java, go, plain
+    #[arg(long, short, value_enum, default_value = "auto")]
+    pub format: crate::logs::parse::Format,
+    /// Container-log framing: auto, cri, docker, raw
+    #[arg(long, value_enum, default_value = "auto")]
+    pub container: crate::logs::frame::ContainerFormat,
+    /// Multiline rule: auto, none, java, python, go, ruby, nodejs
+    #[arg(long, value_enum, default_value = "auto")]
+    pub multiline: crate::logs::frame::MultilineMode,
+    /// Take this RFC 3339 time as now: the read time of events without one, and the year of
+    /// dates written without one (syslog, klog). For reproducible output.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Optional redaction rules to add to the defaults: email, ip
+    #[arg(long, value_name = "RULE", value_parser = ["email", "ip"])]
+    pub redact: Vec<String>,
+    /// The log file to read; `-` or nothing reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+}
+
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}); example: 2024-05-01T12:00:00Z"))
+}
 
 const MAX_LINE_BYTES: usize = 256 * 1024;
 

@@ -1,10 +1,26 @@
 //! `vigia run`: load the configuration (or the embedded default), start the runtime, run the
 //! pipeline until input ends or a signal arrives.
 
+use super::{EXIT_FAILURE, EXIT_INVALID};
 use crate::app;
-use crate::cli::{EXIT_FAILURE, EXIT_INVALID, RunArgs};
 use crate::config;
 use crate::telemetry::logging::{self, LogFormat};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (YAML). Without it, the embedded default runs.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address of the admin server, overriding admin.listen (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Runtime worker threads (default: the number of CPUs, at most 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub worker_threads: Option<u16>,
+}
 
 /// The default is small on purpose: a sidecar runs once per pod.
 const MAX_DEFAULT_WORKERS: usize = 4;
