@@ -20,7 +20,7 @@ use crate::pipeline::RecordBatch;
 use crate::sink::{console, loki};
 use crate::telemetry::AgentMetrics;
 use crate::telemetry::health::Health;
-use crate::telemetry::metrics::register_float_gauge;
+use crate::telemetry::register::register_float_gauge;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -4,7 +4,7 @@
 
 use super::monitor::ServiceLatency;
 use crate::config::latency::ProbeSettings;
-use crate::telemetry::metrics::{register_counter, register_gauge};
+use crate::telemetry::register::{register_counter, register_gauge};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;

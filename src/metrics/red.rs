@@ -9,7 +9,7 @@
 
 use crate::config::metrics::FromLogsSettings;
 use crate::latency::monitor::ServiceLatency;
-use crate::telemetry::metrics::register_counter;
+use crate::telemetry::register::register_counter;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Registry};
 use rustc_hash::{FxHashMap, FxHashSet};
 

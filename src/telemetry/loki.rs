@@ -1,6 +1,6 @@
 //! Metrics of the Loki sinks: families registered once, handles resolved per sink.
 
-use super::metrics::{register_counter, register_gauge};
+use super::register::{register_counter, register_gauge};
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Registry,

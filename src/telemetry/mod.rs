@@ -5,5 +5,6 @@ pub mod health;
 pub mod logging;
 pub mod loki;
 pub mod metrics;
+pub mod register;
 
 pub use metrics::AgentMetrics;
