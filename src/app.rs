@@ -403,7 +403,9 @@ fn durable_positions(
             .filter(|sink| sink.inputs.contains(&source.id))
             .collect();
         let buffered = |sink: &&crate::config::validate::SinkConfig| match &sink.kind {
-            SinkKind::Loki(settings) => settings.when_full == crate::config::loki::WhenFull::Disk,
+            SinkKind::Loki(settings) => {
+                settings.when_full == crate::sink::loki::config::WhenFull::Disk
+            }
             _ => false,
         };
         if feeds.is_empty() || !feeds.iter().all(buffered) {

@@ -8,7 +8,6 @@ pub mod duration;
 pub mod interpolate;
 pub mod latency;
 pub mod located;
-pub mod loki;
 pub mod metrics;
 pub mod raw;
 pub mod slo;

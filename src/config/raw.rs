@@ -318,7 +318,7 @@ pub enum SinkSpec {
     /// One JSON object per line on standard output.
     Console(ConsoleSink),
     /// Grafana Loki's push API.
-    Loki(Box<super::loki::LokiSink>),
+    Loki(Box<crate::sink::loki::config::LokiSink>),
 }
 
 impl SinkSpec {

@@ -84,7 +84,7 @@ pub struct SinkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkKind {
     Console,
-    Loki(Box<super::loki::LokiSettings>),
+    Loki(Box<crate::sink::loki::config::LokiSettings>),
 }
 
 const MIN_LINE_BYTES: usize = 1024;

@@ -3,9 +3,9 @@
 //! space they hold.
 
 use super::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
-use crate::config::loki::MetadataField;
 use crate::logs::normalize::RecordMeta;
 use crate::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
+use crate::sink::loki::config::MetadataField;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;

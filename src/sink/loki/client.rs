@@ -1,6 +1,6 @@
 //! Sending one push request and saying what Loki's answer means for the lines in it.
 
-use crate::config::loki::{LokiAuth, LokiEncoding, LokiSettings};
+use crate::sink::loki::config::{LokiAuth, LokiEncoding, LokiSettings};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

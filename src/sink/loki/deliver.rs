@@ -6,8 +6,8 @@ use super::batch::PendingBatch;
 use super::client::{Answer, LokiClient};
 use super::disk::{DiskBuffer, StoredFrame};
 use super::proto;
-use crate::config::loki::{LokiEncoding, LokiSettings};
 use crate::pipeline::Delivery;
+use crate::sink::loki::config::{LokiEncoding, LokiSettings};
 use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;
@@ -227,7 +227,7 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::loki::LokiSink;
+    use crate::sink::loki::config::LokiSink;
 
     fn settings() -> LokiSettings {
         let sink: LokiSink = serde_saphyr::from_str("endpoint: http://127.0.0.1:3100").unwrap();

@@ -23,14 +23,15 @@
 
 pub mod batch;
 pub mod client;
+pub mod config;
 mod deliver;
 pub mod disk;
 pub mod labels;
 pub mod proto;
 mod streams;
 
-use crate::config::loki::{LokiSettings, WhenFull};
 use crate::pipeline::{Delivery, RecordBatch};
+use crate::sink::loki::config::{LokiSettings, WhenFull};
 use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;

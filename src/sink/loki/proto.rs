@@ -1,7 +1,7 @@
 //! Loki's push request on the wire: the `logproto` protobuf messages (declared here with prost,
 //! field numbers from Loki's `push.proto`), in a snappy *block* — or the JSON equivalent.
 
-use crate::config::loki::LokiEncoding;
+use crate::sink::loki::config::LokiEncoding;
 use prost::Message;
 use std::io::Write;
 

@@ -2,9 +2,9 @@
 //! record's source, a cap on active streams, and the out-of-order policy.
 
 use super::labels::{Template, selector};
-use crate::config::loki::{LokiSettings, OutOfOrderPolicy};
 use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Origin, RecordBatch};
+use crate::sink::loki::config::{LokiSettings, OutOfOrderPolicy};
 use crate::telemetry::loki::LokiMetrics;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -17,7 +17,7 @@
 //! A frame cut short (the process died while writing it) or whose CRC does not match is
 //! corrupt: the reader never hands it on.
 
-use crate::config::loki::LokiEncoding;
+use crate::sink::loki::config::LokiEncoding;
 
 /// What precedes the payload.
 pub const HEADER_BYTES: usize = 8;

@@ -18,7 +18,7 @@ pub mod positions;
 pub mod reader;
 pub mod writer;
 
-use crate::config::loki::DiskSync;
+use crate::sink::loki::config::DiskSync;
 use crate::telemetry::loki::LokiMetrics;
 use std::collections::VecDeque;
 use std::fs::{self, File};

@@ -2,7 +2,7 @@
 
 use super::frame::{self, HEADER_BYTES};
 use super::{DiskBuffer, MAGIC_LEN, Position};
-use crate::config::loki::LokiEncoding;
+use crate::sink::loki::config::LokiEncoding;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;

@@ -1,6 +1,6 @@
 use super::frame::Frame;
 use super::*;
-use crate::config::loki::LokiEncoding;
+use crate::sink::loki::config::LokiEncoding;
 use crate::telemetry::loki::LokiFamilies;
 use std::io::Write;
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! The `loki` sink's configuration: as written, and validated into [`LokiSettings`].
 
-use super::bytesize::ByteSize;
-use super::diagnostics::Diagnostic;
-use super::duration::HumanDuration;
-use crate::sink::loki::labels::{self, MAX_LABELS, Template};
+use super::labels::{self, MAX_LABELS, Template};
+use crate::config::bytesize::ByteSize;
+use crate::config::diagnostics::Diagnostic;
+use crate::config::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
