@@ -14,7 +14,7 @@ pub struct DetectArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub input: String,
     /// samples: one request latency per row; quantiles: one per-interval quantile per row
-    #[arg(long, value_enum, default_value = "samples")]
+    #[arg(long, default_value = "samples", value_parser = super::enum_value::<crate::latency::offline::InputKind>)]
     pub kind: crate::latency::offline::InputKind,
     /// Window length
     #[arg(long, default_value = "1m", value_parser = parse_interval)]

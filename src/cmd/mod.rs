@@ -4,6 +4,14 @@
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 
+/// A domain enum from the name configuration files use for it (`json`, `cri`, `java`…), for
+/// clap: the domain types know serde, not the command line.
+pub fn enum_value<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    use serde::de::IntoDeserializer;
+    T::deserialize(text.into_deserializer())
+        .map_err(|error: serde::de::value::Error| error.to_string())
+}
+
 pub mod check_config;
 pub mod check_metrics;
 pub mod detect;

@@ -18,13 +18,13 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct ParseArgs {
     /// Log format: auto (detected per line), json, logfmt, access, syslog, klog, python, java, go, plain
-    #[arg(long, short, value_enum, default_value = "auto")]
+    #[arg(long, short, default_value = "auto", value_parser = super::enum_value::<crate::logs::parse::Format>)]
     pub format: crate::logs::parse::Format,
     /// Container-log framing: auto, cri, docker, raw
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = super::enum_value::<crate::logs::frame::ContainerFormat>)]
     pub container: crate::logs::frame::ContainerFormat,
     /// Multiline rule: auto, none, java, python, go, ruby, nodejs
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = multiline_mode)]
     pub multiline: crate::logs::frame::MultilineMode,
     /// Take this RFC 3339 time as now: the read time of events without one, and the year of
     /// dates written without one (syslog, klog). For reproducible output.
@@ -135,4 +135,14 @@ fn write(
         out.write_all(line)?;
     }
     Ok(())
+}
+
+/// A built-in multiline rule (`custom` needs patterns, which only a configuration file gives).
+fn multiline_mode(text: &str) -> Result<crate::logs::frame::MultilineMode, String> {
+    match super::enum_value(text)? {
+        crate::logs::frame::MultilineMode::Custom => {
+            Err("custom rules need patterns: set them in a configuration file".to_owned())
+        }
+        mode => Ok(mode),
+    }
 }

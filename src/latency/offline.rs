@@ -5,7 +5,8 @@ use super::sketch::LatencySketch;
 use std::io::BufRead;
 
 /// What each row's value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum InputKind {
     /// One request's latency per row.
     Samples,

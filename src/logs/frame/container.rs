@@ -15,7 +15,7 @@ use nom::character::complete::char;
 use nom::combinator::{opt, rest};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerFormat {
     /// Decided per file from its first line.

@@ -15,7 +15,7 @@ use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MultilineMode {
     /// Every line is an event.
@@ -29,7 +29,6 @@ pub enum MultilineMode {
     Ruby,
     Nodejs,
     /// `start_pattern` and/or `continue_pattern`.
-    #[value(skip)]
     Custom,
 }
 

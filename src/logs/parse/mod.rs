@@ -20,9 +20,7 @@ use crate::logs::value::Field;
 use serde::{Deserialize, Serialize};
 
 /// A log format. `Auto` detects per line, trying the format that matched last first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     #[default]
