@@ -167,7 +167,26 @@ impl Harness {
                 return;
             }
         }
-        panic!("the tailer did not catch up");
+        let seen: std::collections::BTreeSet<u64> =
+            self.delivered.iter().flatten().map(|(_, s)| *s).collect();
+        let missing: Vec<(u64, u32)> = (0..self.next_seq)
+            .filter(|s| !seen.contains(s) && !self.excused.contains(s))
+            .map(|s| (s, self.generation_of[&s]))
+            .collect();
+        let files: Vec<String> = std::fs::read_dir(self.dir.path().join("logs"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| {
+                format!(
+                    "{} ({} B)",
+                    e.file_name().to_string_lossy(),
+                    e.metadata().unwrap().len()
+                )
+            })
+            .collect();
+        panic!(
+            "the tailer did not catch up: missing (seq, generation) {missing:?}; files {files:?}"
+        );
     }
 
     fn all_delivered(&self) -> bool {

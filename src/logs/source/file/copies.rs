@@ -17,11 +17,11 @@ pub struct FoundCopy {
     pub file: File,
 }
 
-/// Looks in `dir` for the copy of a file that started with `fingerprint` and was read up to
+/// Looks in the directory of `live` for the copy of a file that started with `fingerprint` and was read up to
 /// `read_offset`. `skip` says which identities are not candidates (the live file itself, and
 /// files already being read for their own sake).
 pub fn find(
-    dir: &Path,
+    live: &Path,
     fingerprint: Fingerprint,
     read_offset: u64,
     skip: impl Fn(FileKey) -> bool,
@@ -29,7 +29,7 @@ pub fn find(
     if fingerprint.len == 0 {
         return None;
     }
-    let listing = std::fs::read_dir(dir).ok()?;
+    let listing = std::fs::read_dir(live.parent()?).ok()?;
     // Newest first: with several generations kept, the copy just made is the likeliest.
     let mut candidates: Vec<(std::time::SystemTime, PathBuf, std::fs::Metadata)> = listing
         .filter_map(Result::ok)
@@ -43,7 +43,9 @@ pub fn find(
         })
         .filter(|(_, _, metadata)| !skip(FileKey::of(metadata)))
         .collect();
-    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+    // Named like a copy of the live file first (a file that merely starts alike is a last
+    // resort), then newest first.
+    candidates.sort_by_key(|c| (!named_as_copy_of(&c.1, live), std::cmp::Reverse(c.0)));
     candidates.into_iter().find_map(|(_, path, metadata)| {
         let mut file = File::open(&path).ok()?;
         let key = FileKey::of(&file.metadata().ok()?);
@@ -61,6 +63,20 @@ pub fn find(
                 file,
             })
     })
+}
+
+/// Whether `candidate` is named as logrotate names a copy of `live`: the live file's name up
+/// to its first dot starts it (`app.log.1`, `app.log-20261128`, `app-20261128.log`). Files
+/// that merely start with the same bytes (replicas writing the same banner) are not copies.
+pub fn named_as_copy_of(candidate: &Path, live: &Path) -> bool {
+    let (Some(candidate), Some(live)) = (
+        candidate.file_name().and_then(|n| n.to_str()),
+        live.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return false;
+    };
+    let stem = live.split('.').next().unwrap_or(live);
+    candidate != live && candidate.starts_with(stem)
 }
 
 #[cfg(test)]
@@ -82,21 +98,38 @@ mod tests {
         std::fs::write(dir.path().join("short"), &first[..300]).unwrap();
         std::fs::write(&live, b"").unwrap();
 
-        let found = find(dir.path(), fingerprint, first.len() as u64, |k| {
-            k == live_key
-        })
-        .unwrap();
+        let found = find(&live, fingerprint, first.len() as u64, |k| k == live_key).unwrap();
         assert_eq!(found.path, dir.path().join("app.log.1"));
         assert_eq!(found.size, first.len() as u64);
         assert!(
-            find(dir.path(), fingerprint, first.len() as u64 + 1, |k| k
+            find(&live, fingerprint, first.len() as u64 + 1, |k| k
                 == live_key)
             .is_none(),
             "a copy shorter than what was read is not the copy"
         );
-        let partial = find(dir.path(), fingerprint, 10, |k| {
-            k == live_key || k == found.key
-        });
+        let partial = find(&live, fingerprint, 10, |k| k == live_key || k == found.key);
         assert_eq!(partial.unwrap().path, dir.path().join("short"));
+    }
+
+    #[test]
+    fn copies_are_named_after_the_live_file() {
+        let live = Path::new("/var/log/app.log");
+        for copy in [
+            "app.log.1",
+            "app.log-20261128",
+            "app-20261128.log",
+            "app.1.log",
+        ] {
+            assert!(
+                named_as_copy_of(&Path::new("/var/log").join(copy), live),
+                "{copy}"
+            );
+        }
+        for other in ["svc.log", "app.log", "worker-app.log"] {
+            assert!(
+                !named_as_copy_of(&Path::new("/var/log").join(other), live),
+                "{other}"
+            );
+        }
     }
 }

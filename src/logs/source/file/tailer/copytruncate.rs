@@ -1,10 +1,10 @@
 //! The tailer's side of copytruncate (see [`super::super::copies`]): noticing a truncation,
 //! handing the live file's unread tail over to its copy, and the same after a restart.
 
-use super::{FileState, Tailed, Tailer};
+use super::{FileState, Tailer};
 use crate::logs::frame::CompleteLine;
 use crate::logs::source::file::checkpoint::CheckpointEntry;
-use crate::logs::source::file::copies::{self, FoundCopy};
+use crate::logs::source::file::copies::{self, FoundCopy, named_as_copy_of};
 use crate::logs::source::file::identity::{FINGERPRINT_MAX_BYTES, FileKey, Fingerprint};
 use crate::logs::source::file::progress::Progress;
 use std::io::{Seek, SeekFrom};
@@ -38,7 +38,9 @@ impl Tailer {
             // Grown, unread maybe: its first bytes are taken now, so that its copy can be told
             // by them if it is truncated before it is read.
             let position = tailed.read_offset;
-            tailed.fingerprint = Fingerprint::of_file(file, size).unwrap_or(tailed.fingerprint);
+            let grown = Fingerprint::of_file(file, size).unwrap_or(tailed.fingerprint);
+            self.checkpoint_dirty |= grown != tailed.fingerprint;
+            tailed.fingerprint = grown;
             let _ = file.seek(SeekFrom::Start(position));
         }
         None
@@ -165,9 +167,10 @@ impl Tailer {
         read_offset: u64,
         live: FileKey,
     ) -> Option<FileKey> {
-        let dir = path.parent()?;
-        let found = copies::find(dir, fingerprint, read_offset, |k| {
-            k == live || self.files.contains_key(&k)
+        // A tracked file is not a candidate while its handle pins its inode; once released,
+        // its inode number may belong to a new file (the copy, say).
+        let found = copies::find(path, fingerprint, read_offset, |k| {
+            k == live || self.files.get(&k).is_some_and(|f| f.file.is_some())
         })?;
         Some(self.track_copy(found))
     }
@@ -190,12 +193,8 @@ impl Tailer {
     /// After a restart, `entry`'s file (now `key`) was found truncated: the copy of what it was
     /// then is looked for, and its rest read from the checkpoint offset before `key`.
     pub(super) fn adopt_copy_after_restart(&mut self, key: FileKey, entry: &CheckpointEntry) {
-        let Some(dir) = entry.path.parent() else {
-            return;
-        };
-        let untouched = |f: &Tailed| f.file.is_none() && f.fingerprint == Fingerprint::EMPTY;
-        let found = copies::find(dir, entry.fingerprint, entry.offset, |k| {
-            k == key || self.files.get(&k).is_some_and(|f| !untouched(f))
+        let found = copies::find(&entry.path, entry.fingerprint, entry.offset, |k| {
+            k == key || self.files.get(&k).is_some_and(|f| f.file.is_some())
         });
         let Some(found) = found else {
             tracing::warn!(
@@ -290,48 +289,6 @@ impl Tailer {
                 copy.progress = Progress::starting_at(offset);
                 copy.framer = framer;
             }
-        }
-    }
-}
-
-/// Whether `candidate` is named as logrotate names a copy of `live`: the live file's name up
-/// to its first dot starts it (`app.log.1`, `app.log-20261128`, `app-20261128.log`). Files
-/// that merely start with the same bytes (replicas writing the same banner) are not copies.
-fn named_as_copy_of(candidate: &Path, live: &Path) -> bool {
-    let (Some(candidate), Some(live)) = (
-        candidate.file_name().and_then(|n| n.to_str()),
-        live.file_name().and_then(|n| n.to_str()),
-    ) else {
-        return false;
-    };
-    let stem = live.split('.').next().unwrap_or(live);
-    candidate != live && candidate.starts_with(stem)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::named_as_copy_of;
-    use std::path::Path;
-
-    #[test]
-    fn copies_are_named_after_the_live_file() {
-        let live = Path::new("/var/log/app.log");
-        for copy in [
-            "app.log.1",
-            "app.log-20261128",
-            "app-20261128.log",
-            "app.1.log",
-        ] {
-            assert!(
-                named_as_copy_of(&Path::new("/var/log").join(copy), live),
-                "{copy}"
-            );
-        }
-        for other in ["svc.log", "app.log", "worker-app.log"] {
-            assert!(
-                !named_as_copy_of(&Path::new("/var/log").join(other), live),
-                "{other}"
-            );
         }
     }
 }

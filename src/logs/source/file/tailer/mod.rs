@@ -607,7 +607,7 @@ impl Tailer {
             self.counters.bytes.inc_by(read_total as u64);
             if tailed.fingerprint.len < super::identity::FINGERPRINT_MAX_BYTES {
                 let size = tailed.size.max(tailed.read_offset);
-                tailed.fingerprint = if tailed.fingerprint == Fingerprint::EMPTY {
+                let grown = if tailed.fingerprint == Fingerprint::EMPTY {
                     Fingerprint::of_file(file, size).unwrap_or(Fingerprint::EMPTY)
                 } else {
                     tailed
@@ -615,6 +615,10 @@ impl Tailer {
                         .refresh(file, size)
                         .unwrap_or(tailed.fingerprint)
                 };
+                // The checkpoint must know the file by its new first bytes: an empty
+                // fingerprint matches any file, so a truncation while stopped would go unseen.
+                self.checkpoint_dirty |= grown != tailed.fingerprint;
+                tailed.fingerprint = grown;
             }
         }
         tailed.size = tailed.size.max(tailed.read_offset);
