@@ -95,7 +95,8 @@ pub async fn run(
 
     let capacity = config.channel_capacity;
     // Read before any sink opens its buffer (opening deletes what was delivered).
-    let durable = durable_positions(&config);
+    let mut buffered = buffered_positions(&config);
+    let durable = durable_positions(&config, &buffered);
     let mut sinks = JoinSet::new();
     let mut sink_inputs: HashMap<String, Vec<mpsc::Sender<RecordBatch>>> = HashMap::new();
     for sink in &config.sinks {
@@ -120,11 +121,20 @@ pub async fn run(
             SinkKind::Loki(ref settings) => {
                 let id = sink.id.clone();
                 let (settings, loki_metrics) = ((**settings).clone(), metrics.loki(&sink.id));
-                let disk_dir = config.data_dir.join("buffers").join(&sink.id);
+                let disk_dir = buffer_dir(&config, &sink.id);
+                let positions = buffered.remove(&sink.id).unwrap_or_default();
                 sinks.spawn(async move {
-                    loki::run(rx, settings, &disk_dir, loki_metrics, counters, sink_health)
-                        .await
-                        .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
+                    loki::run(
+                        rx,
+                        settings,
+                        &disk_dir,
+                        positions,
+                        loki_metrics,
+                        counters,
+                        sink_health,
+                    )
+                    .await
+                    .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
                 });
             }
         }
@@ -389,55 +399,66 @@ fn file_source_settings(
     }
 }
 
+/// Each disk-buffered Loki sink's recorded read positions (by sink id), read once at start,
+/// before any sink opens its buffer (opening deletes what was delivered).
+fn buffered_positions(config: &Config) -> HashMap<String, loki::disk::Positions> {
+    config
+        .sinks
+        .iter()
+        .filter(|sink| {
+            matches!(&sink.kind, SinkKind::Loki(settings)
+                if settings.when_full == crate::sink::loki::config::WhenFull::Disk)
+        })
+        .map(|sink| {
+            let positions = loki::disk::Positions::read(&buffer_dir(config, &sink.id));
+            (sink.id.clone(), positions)
+        })
+        .collect()
+}
+
+fn buffer_dir(config: &Config, sink: &str) -> std::path::PathBuf {
+    config.data_dir.join("buffers").join(sink)
+}
+
 /// Per file source, the read positions its sinks' disk buffers recorded after the source's
 /// last checkpoint. Used only when every sink the source feeds has a disk buffer (a line is
 /// safe only once every sink has it); with several, a file's position is the least of theirs.
 fn durable_positions(
     config: &Config,
+    buffered: &HashMap<String, loki::disk::Positions>,
 ) -> HashMap<String, Vec<crate::logs::source::file::checkpoint::CheckpointEntry>> {
     let mut durable = HashMap::new();
     for source in &config.sources {
-        let feeds: Vec<_> = config
+        let feeds: Option<Vec<&loki::disk::Positions>> = config
             .sinks
             .iter()
             .filter(|sink| sink.inputs.contains(&source.id))
+            .map(|sink| buffered.get(&sink.id))
             .collect();
-        let buffered = |sink: &&crate::config::validate::SinkConfig| match &sink.kind {
-            SinkKind::Loki(settings) => {
-                settings.when_full == crate::sink::loki::config::WhenFull::Disk
-            }
-            _ => false,
-        };
-        if feeds.is_empty() || !feeds.iter().all(buffered) {
+        let Some((first, others)) = feeds.as_deref().and_then(<[_]>::split_first) else {
             continue;
-        }
-        let mut least: Option<HashMap<_, crate::logs::source::file::checkpoint::CheckpointEntry>> =
-            None;
-        for sink in feeds {
-            let dir = config.data_dir.join("buffers").join(&sink.id);
-            let found: HashMap<_, _> = loki::disk::Positions::read(&dir)
+        };
+        let entries = |positions: &loki::disk::Positions| -> HashMap<_, _> {
+            positions
                 .of_source(&source.id)
                 .into_iter()
                 .map(|p| (p.entry.key, p.entry))
-                .collect();
-            least = Some(match least {
-                None => found,
-                Some(mut least) => {
-                    least.retain(|key, entry| {
-                        found.get(key).is_some_and(|other| {
-                            if other.offset < entry.offset {
-                                *entry = other.clone();
-                            }
-                            true
-                        })
-                    });
-                    least
+                .collect()
+        };
+        let mut least = entries(first);
+        for other in others {
+            let found = entries(other);
+            least.retain(|key, entry| match found.get(key) {
+                Some(theirs) if theirs.offset < entry.offset => {
+                    *entry = theirs.clone();
+                    true
                 }
+                Some(_) => true,
+                None => false,
             });
         }
-        let entries: Vec<_> = least.unwrap_or_default().into_values().collect();
-        if !entries.is_empty() {
-            durable.insert(source.id.clone(), entries);
+        if !least.is_empty() {
+            durable.insert(source.id.clone(), least.into_values().collect());
         }
     }
     durable

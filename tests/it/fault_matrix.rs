@@ -11,9 +11,9 @@
 //! and the truncation are in neither file, for any tailer (docs/file-tailing.md).
 
 use crate::support::agent::Agent;
+use crate::support::files::Workspace;
 use crate::support::loki::{Behavior, LokiReceiver};
 use crate::support::writer::{self, Rotation};
-use crate::support::{files::Workspace, wait_for};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,11 +103,14 @@ fn run_matrix(rotation: Rotation, sink_extra: &str, kills: bool) {
         }
         count
     };
-    let delivered = wait_for(Duration::from_secs(120), "every line in Loki", || {
-        (loki.received_count() as u64 >= total).then(|| seqs(&loki))
-    });
+    // Bounded: on a loaded machine the backlog of an outage takes a while; what is missing
+    // then is reported by count below, not as a bare time-out.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while (loki.received_count() as u64) < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     std::thread::sleep(Duration::from_millis(500));
-    let delivered = seqs(&loki).max(delivered);
+    let delivered = seqs(&loki);
     let missing: Vec<u64> = (0..total).filter(|s| !delivered.contains_key(s)).collect();
     let doubled: Vec<(u64, usize)> = delivered
         .iter()

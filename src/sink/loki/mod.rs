@@ -51,6 +51,7 @@ pub async fn run(
     mut input: mpsc::Receiver<RecordBatch>,
     mut settings: LokiSettings,
     disk_dir: &Path,
+    positions: disk::Positions,
     metrics: LokiMetrics,
     counters: SinkCounters,
     health: ComponentHealth,
@@ -91,6 +92,7 @@ pub async fn run(
             settings.disk_max_bytes,
             settings.disk_sync,
             metrics.clone(),
+            positions,
         )
         .map_err(|e| anyhow::anyhow!("cannot open the disk buffer {}: {e}", disk_dir.display()))?;
         if recovered.frames > 0 {

@@ -256,6 +256,10 @@ impl Driver {
                 return;
             }
             let batches = tailer.poll(Instant::now());
+            if batches.is_empty() && !tailer.has_backlog() {
+                // Nothing readable right now (a read error, say): no busy loop to the deadline.
+                std::thread::sleep(Duration::from_millis(10));
+            }
             for batch in batches {
                 if !self.send(batch, tailer, Some(deadline)) {
                     return;

@@ -93,15 +93,17 @@ pub struct Recovered {
 
 impl DiskBuffer {
     /// Opens (or creates) the buffer in `dir`, checking what an earlier run left there.
+    /// `positions` is what [`Positions::read`] found in `dir` before (read once at start, by
+    /// whoever hands the sources theirs).
     pub fn open(
         dir: &Path,
         max_bytes: u64,
         sync: DiskSync,
         metrics: LokiMetrics,
+        mut positions: Positions,
     ) -> io::Result<(DiskWriter, DiskReader, Recovered)> {
         fs::create_dir_all(dir)?;
         // Before any delivered segment is deleted below: their positions are kept.
-        let mut positions = Positions::read(dir);
         positions.save(dir);
         let acked = read_ack(dir);
         let mut recovered = Recovered::default();

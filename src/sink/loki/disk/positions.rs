@@ -26,8 +26,11 @@ impl Positions {
     /// Reads what the buffer in `dir` knows; empty if there is no buffer there.
     pub fn read(dir: &Path) -> Positions {
         let mut positions = Positions::default();
-        if let Ok(text) = fs::read(dir.join(FILE)) {
-            positions.merge_json(&text);
+        if let Ok(text) = fs::read(dir.join(FILE))
+            && !positions.merge_json(&text)
+        {
+            // Costs lines read again (sent twice), never lines lost.
+            tracing::warn!(file = %dir.join(FILE).display(), "unreadable read positions; the checkpoints are used instead");
         }
         for (_, path) in segment_files(dir).unwrap_or_default() {
             if let Err(error) = positions.merge_segment(&path) {
@@ -37,18 +40,20 @@ impl Positions {
         positions
     }
 
-    /// Takes the positions of a frame (or of the file), the newer winning.
-    pub fn merge_json(&mut self, json: &[u8]) {
+    /// Takes the positions of a frame (or of the file), the newer winning; false if `json`
+    /// is not a list of positions.
+    pub fn merge_json(&mut self, json: &[u8]) -> bool {
         if json.is_empty() {
-            return;
+            return true;
         }
         let Ok(found) = serde_json::from_slice::<Vec<ReadPosition>>(json) else {
-            return;
+            return false;
         };
         for position in found {
             self.0
                 .insert((position.source.clone(), position.entry.key), position);
         }
+        true
     }
 
     fn merge_segment(&mut self, path: &Path) -> io::Result<()> {

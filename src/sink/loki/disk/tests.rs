@@ -10,7 +10,14 @@ fn metrics() -> LokiMetrics {
 }
 
 fn open(dir: &Path, max_bytes: u64) -> (DiskWriter, DiskReader, Recovered) {
-    DiskBuffer::open(dir, max_bytes, DiskSync::Normal, metrics()).unwrap()
+    DiskBuffer::open(
+        dir,
+        max_bytes,
+        DiskSync::Normal,
+        metrics(),
+        Positions::read(dir),
+    )
+    .unwrap()
 }
 
 /// A frame whose body says which request it is.

@@ -238,6 +238,7 @@ impl Tailer {
         };
         let original = self.files.iter_mut().find_map(|(other, f)| {
             if *other == key
+                || f.file.is_none()
                 || f.state != FileState::Active
                 || f.copy_of.is_some()
                 || f.fingerprint.len < fingerprint.len

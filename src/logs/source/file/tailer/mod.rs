@@ -120,6 +120,8 @@ pub struct Tailer {
     durable: HashMap<FileKey, CheckpointEntry>,
     first_start: bool,
     scanned_once: bool,
+    /// A whole discovery (scan and opens) has finished since start.
+    startup_done: bool,
     acker: Option<Acker>,
     acks: AckReceiver,
     /// Per batch in flight: its file and how many events it holds.
@@ -178,6 +180,7 @@ impl Tailer {
             durable: HashMap::new(),
             first_start,
             scanned_once: false,
+            startup_done: false,
             acker: Some(acker),
             acks,
             batch_owner: HashMap::new(),
@@ -271,6 +274,7 @@ impl Tailer {
         }
         self.open_waiting();
         self.notice_truncations(now);
+        self.startup_done = true;
         self.metrics.files_watched.set(self.files.len() as i64);
     }
 
@@ -496,7 +500,9 @@ impl Tailer {
         let fingerprint = tailed.fingerprint;
         if let Some(entry) = truncated_while_stopped {
             self.adopt_copy_after_restart(key, &entry);
-        } else if first_open && offset == 0 {
+        } else if first_open && offset == 0 && self.startup_done {
+            // A copy being made appears while vigia runs; at start-up every file is what it
+            // is (and comparing each new file with every other would be quadratic).
             self.mark_if_copy(key, fingerprint);
         }
         true
