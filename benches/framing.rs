@@ -115,7 +115,7 @@ fn tailing(c: &mut Criterion) {
                     include: vec![path.display().to_string()],
                     exclude: vec![],
                     read_from: ReadFrom::Beginning,
-                    format: ContainerFormat::Auto,
+                    container: ContainerFormat::Auto,
                     multiline: multiline(MultilineMode::Auto),
                     max_line_bytes: 256 * 1024,
                     max_open_files: 16,

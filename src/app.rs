@@ -9,15 +9,16 @@
 //! ```
 
 use crate::admin::{self, AdminState};
-use crate::config::{Config, SinkKind, SourceKind};
+use crate::component::{SinkContext, SourceRun, buffer_dir};
+use crate::config::Config;
 use crate::latency::monitor::LatencyMonitor;
 use crate::latency::probe as latency_probe;
 use crate::logs::normalize::{self, Normalizer};
 use crate::logs::redact::Redactor;
-use crate::logs::source;
+use crate::logs::source::SourceContext;
 use crate::metrics::scrape::ScrapeStore;
 use crate::pipeline::RecordBatch;
-use crate::sink::{console, loki};
+use crate::sink::delivery::disk::Positions;
 use crate::telemetry::AgentMetrics;
 use crate::telemetry::health::Health;
 use crate::telemetry::register::register_float_gauge;
@@ -86,7 +87,7 @@ pub async fn run(
         AdminState {
             metrics: metrics.clone(),
             health: health.clone(),
-            scrape,
+            scrape: scrape.clone(),
             latency: latency.clone(),
         },
         admin_stop.clone(),
@@ -97,6 +98,8 @@ pub async fn run(
     // Read before any sink opens its buffer (opening deletes what was delivered).
     let mut buffered = buffered_positions(&config);
     let durable = durable_positions(&config, &buffered);
+    // Cancelled once the sources are drained: sinks of metrics send their last and end.
+    let drained = CancellationToken::new();
     let mut sinks = JoinSet::new();
     let mut sink_inputs: HashMap<String, Vec<mpsc::Sender<RecordBatch>>> = HashMap::new();
     for sink in &config.sinks {
@@ -107,37 +110,22 @@ pub async fn run(
                 .or_default()
                 .push(tx.clone());
         }
-        let sink_health = health.register(format!("sink.{}", sink.id));
-        let counters = metrics.sink(&sink.id);
-        match sink.kind {
-            SinkKind::Console => {
-                let id = sink.id.clone();
-                sinks.spawn(async move {
-                    console::run(rx, tokio::io::stdout(), counters, sink_health)
-                        .await
-                        .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
-                });
-            }
-            SinkKind::Loki(ref settings) => {
-                let id = sink.id.clone();
-                let (settings, loki_metrics) = ((**settings).clone(), metrics.loki(&sink.id));
-                let disk_dir = buffer_dir(&config, &sink.id);
-                let positions = buffered.remove(&sink.id).unwrap_or_default();
-                sinks.spawn(async move {
-                    loki::run(
-                        rx,
-                        settings,
-                        &disk_dir,
-                        positions,
-                        loki_metrics,
-                        counters,
-                        sink_health,
-                    )
-                    .await
-                    .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
-                });
-            }
-        }
+        let id = sink.id.clone();
+        let task = sink.sink.run(SinkContext {
+            id: Arc::from(sink.id.as_str()),
+            agent: metrics.clone(),
+            health: health.register(format!("sink.{}", sink.id)),
+            counters: metrics.sink(&sink.id),
+            buffer_dir: buffer_dir(&config.data_dir, &sink.id),
+            positions: buffered.remove(&sink.id).unwrap_or_default(),
+            logs: rx,
+            scrape: scrape.clone(),
+            shutdown: drained.clone(),
+        });
+        sinks.spawn(async move {
+            task.await
+                .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
+        });
     }
 
     let redactor = Arc::new(build_redactor(&config, &metrics)?);
@@ -152,11 +140,7 @@ pub async fn run(
     for source in &config.sources {
         let (tx, rx) = mpsc::channel(capacity);
         let outputs = sink_inputs.remove(&source.id).unwrap_or_default();
-        let format = match &source.kind {
-            SourceKind::Stdin { format, .. } => *format,
-            SourceKind::File(file) => file.format,
-        };
-        let mut normalizer = Normalizer::new(format, redactor.clone());
+        let mut normalizer = Normalizer::new(source.source.format(), redactor.clone());
         if let (Some(families), Some(settings)) = (&http_families, &config.from_logs)
             && (settings.sources.is_empty() || settings.sources.contains(&source.id))
         {
@@ -172,42 +156,22 @@ pub async fn run(
             normalizer,
             metrics.invalid_utf8(&source.id),
         ));
-        let context = source::SourceContext {
-            id: Arc::from(source.id.as_str()),
-            metrics: metrics.clone(),
-            health: health.register(format!("source.{}", source.id)),
-            batch_max_events: config.batch_max_events,
-        };
-        let stop = stop_sources.clone();
-        match &source.kind {
-            SourceKind::Stdin {
-                max_line_bytes,
-                container,
-                multiline,
-                ..
-            } => {
-                let settings = source::stdin::StdinSettings {
-                    max_line_bytes: *max_line_bytes,
-                    container: *container,
-                    multiline: multiline.clone(),
-                };
-                sources.spawn(source::stdin::run(
-                    context,
-                    std::io::stdin(),
-                    settings,
-                    tx,
-                    stop,
-                ));
-            }
-            SourceKind::File(file) => {
-                let mut settings = file_source_settings(&config, &source.id, file);
-                settings.durable = durable.get(&source.id).cloned().unwrap_or_default();
-                // File reads block: the source runs on a thread of the blocking pool.
-                sources.spawn_blocking(move || {
-                    source::file::run_blocking(context, settings, tx, stop)
-                });
-            }
-        }
+        source.source.spawn(
+            SourceRun {
+                context: SourceContext {
+                    id: Arc::from(source.id.as_str()),
+                    metrics: metrics.clone(),
+                    health: health.register(format!("source.{}", source.id)),
+                    batch_max_events: config.batch_max_events,
+                },
+                out: tx,
+                stop: stop_sources.clone(),
+                data_dir: config.data_dir.clone(),
+                grace_period: config.grace_period,
+                durable: durable.get(&source.id).cloned().unwrap_or_default(),
+            },
+            &mut sources,
+        );
     }
     drop(sink_inputs);
     tracing::info!(
@@ -219,7 +183,7 @@ pub async fn run(
     let mut sink_failed = false;
     tokio::select! {
         Some(signal) = signals.recv() => tracing::info!(signal, grace_period = ?config.grace_period, "shutting down: draining in-flight events"),
-        _ = async { while sources.join_next().await.is_some() {} } => tracing::info!("every source has finished; draining"),
+        _ = async { while sources.join_next().await.is_some() {} }, if !config.sources.is_empty() => tracing::info!("every source has finished; draining"),
         Some(result) = sinks.join_next() => {
             sink_failed = report_sink(result);
         }
@@ -230,6 +194,7 @@ pub async fn run(
     let drain = async {
         while sources.join_next().await.is_some() {}
         while normalizers.join_next().await.is_some() {}
+        drained.cancel();
         while let Some(result) = sinks.join_next().await {
             sink_failed |= report_sink(result);
         }
@@ -368,56 +333,18 @@ pub fn build_redactor(config: &Config, metrics: &AgentMetrics) -> anyhow::Result
     .map_err(anyhow::Error::msg)
 }
 
-fn file_source_settings(
-    config: &Config,
-    id: &str,
-    file: &crate::config::validate::FileSourceConfig,
-) -> source::file::FileSourceSettings {
-    source::file::FileSourceSettings {
-        tailer: source::file::tailer::TailerSettings {
-            source_id: Arc::from(id),
-            include: file.include.clone(),
-            exclude: file.exclude.clone(),
-            read_from: file.read_from,
-            format: file.container,
-            multiline: file.multiline.clone(),
-            max_line_bytes: file.max_line_bytes,
-            max_open_files: file.max_open_files,
-            rotate_wait: file.rotate_wait,
-            batch_max_events: config.batch_max_events,
-            read_budget_bytes: 256 * 1024,
-            follow_symlinks: file.follow_symlinks,
-            symlink_roots: file.symlink_roots.clone(),
-        },
-        data_dir: config.data_dir.clone(),
-        discovery_interval: file.discovery_interval,
-        poll_interval: file.poll_interval,
-        checkpoint_interval: file.checkpoint_interval,
-        // Half the grace period to read the files to their end, half to deliver it.
-        shutdown_read: config.grace_period / 2,
-        durable: Vec::new(),
-    }
-}
-
-/// Each disk-buffered Loki sink's recorded read positions (by sink id), read once at start,
+/// Each disk-buffered sink's recorded read positions (by sink id), read once at start,
 /// before any sink opens its buffer (opening deletes what was delivered).
-fn buffered_positions(config: &Config) -> HashMap<String, loki::disk::Positions> {
+fn buffered_positions(config: &Config) -> HashMap<String, Positions> {
     config
         .sinks
         .iter()
-        .filter(|sink| {
-            matches!(&sink.kind, SinkKind::Loki(settings)
-                if settings.when_full == crate::sink::loki::config::WhenFull::Disk)
-        })
+        .filter(|sink| sink.sink.disk_buffered())
         .map(|sink| {
-            let positions = loki::disk::Positions::read(&buffer_dir(config, &sink.id));
+            let positions = Positions::read(&buffer_dir(&config.data_dir, &sink.id));
             (sink.id.clone(), positions)
         })
         .collect()
-}
-
-fn buffer_dir(config: &Config, sink: &str) -> std::path::PathBuf {
-    config.data_dir.join("buffers").join(sink)
 }
 
 /// Per file source, the read positions its sinks' disk buffers recorded after the source's
@@ -425,11 +352,11 @@ fn buffer_dir(config: &Config, sink: &str) -> std::path::PathBuf {
 /// safe only once every sink has it); with several, a file's position is the least of theirs.
 fn durable_positions(
     config: &Config,
-    buffered: &HashMap<String, loki::disk::Positions>,
+    buffered: &HashMap<String, Positions>,
 ) -> HashMap<String, Vec<crate::logs::source::file::checkpoint::CheckpointEntry>> {
     let mut durable = HashMap::new();
     for source in &config.sources {
-        let feeds: Option<Vec<&loki::disk::Positions>> = config
+        let feeds: Option<Vec<&Positions>> = config
             .sinks
             .iter()
             .filter(|sink| sink.inputs.contains(&source.id))
@@ -438,7 +365,7 @@ fn durable_positions(
         let Some((first, others)) = feeds.as_deref().and_then(<[_]>::split_first) else {
             continue;
         };
-        let entries = |positions: &loki::disk::Positions| -> HashMap<_, _> {
+        let entries = |positions: &Positions| -> HashMap<_, _> {
             positions
                 .of_source(&source.id)
                 .into_iter()

@@ -10,6 +10,7 @@ pub mod app;
 pub mod build_info;
 pub mod cli;
 pub mod cmd;
+pub mod component;
 pub mod config;
 pub mod http_client;
 pub mod latency;

@@ -15,7 +15,7 @@ pub mod validate;
 
 pub use diagnostics::{ConfigError, Diagnostic};
 pub use raw::ConfigFile;
-pub use validate::{Config, SinkConfig, SinkKind, SourceConfig, SourceKind};
+pub use validate::{Config, SinkConfig, SourceConfig};
 
 use located::Locations;
 use std::path::Path;

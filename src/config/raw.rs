@@ -3,15 +3,8 @@
 //! default is described in `docs/configuration.md` (keep the two in step).
 
 use super::duration::HumanDuration;
-use crate::logs::frame::{ContainerFormat, MultilineMode};
-use crate::logs::parse::Format;
-use crate::logs::source::file::discovery::FollowSymlinks;
-use crate::logs::source::file::tailer::ReadFrom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Loki's default line limit; lines longer than this are truncated with a marker.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,8 +33,10 @@ pub struct ConfigFile {
     pub latency: Option<super::latency::LatencySection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<super::slo::SloSection>,
-    pub sources: BTreeMap<String, SourceSpec>,
-    pub sinks: BTreeMap<String, SinkSpec>,
+    /// Log sources; a configuration with only sinks of metrics (remote write) needs none.
+    #[serde(default)]
+    pub sources: BTreeMap<String, crate::logs::source::SourceType>,
+    pub sinks: BTreeMap<String, crate::sink::SinkType>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,113 +120,6 @@ impl Default for PipelineSection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SourceSpec {
-    /// Lines from the process's standard input.
-    Stdin(StdinSource),
-    /// Files matched by globs, tailed through rotation and restarts.
-    File(FileSource),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StdinSource {
-    /// Longer lines are cut at this size and marked as truncated.
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-    /// Log format of the lines: auto (detected per line) or one format for every line.
-    #[serde(default)]
-    pub format: Format,
-    /// Container-log framing of the input: auto, cri, docker or raw.
-    #[serde(default)]
-    pub container: ContainerFormat,
-    #[serde(default)]
-    pub multiline: MultilineSection,
-}
-
-fn default_max_line_bytes() -> usize {
-    DEFAULT_MAX_LINE_BYTES
-}
-
-impl Default for StdinSource {
-    fn default() -> Self {
-        Self {
-            max_line_bytes: default_max_line_bytes(),
-            format: Format::default(),
-            container: ContainerFormat::default(),
-            multiline: MultilineSection::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSource {
-    /// Glob patterns of the files to read (`**` matches any number of directories).
-    pub include: Vec<String>,
-    /// Glob patterns of files not to read, even when included.
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    /// Where to start in files found on the source's first start (no checkpoint yet);
-    /// defaults by `role`: `beginning` for a sidecar, `end` for a node agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_from: Option<ReadFrom>,
-    /// Log format of the lines: auto (detected per line) or one format for every line.
-    #[serde(default)]
-    pub format: Format,
-    /// Container-log framing: auto (per file), cri, docker or raw.
-    #[serde(default)]
-    pub container: ContainerFormat,
-    #[serde(default)]
-    pub multiline: MultilineSection,
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-    /// Files held open at most; more wait, and files read to their end make room.
-    #[serde(default = "default_max_open_files")]
-    pub max_open_files: usize,
-    /// After a rotation, how long the old file keeps being read once at its end.
-    #[serde(default = "default_rotate_wait")]
-    pub rotate_wait: HumanDuration,
-    /// How often the globs are matched again (inotify events also trigger it).
-    #[serde(default = "default_discovery_interval")]
-    pub discovery_interval: HumanDuration,
-    /// How often open files are checked for new data without an inotify event.
-    #[serde(default = "default_poll_interval")]
-    pub poll_interval: HumanDuration,
-    /// How often acknowledged progress is written to the checkpoint; 0s writes on every change.
-    #[serde(default = "default_checkpoint_interval")]
-    pub checkpoint_interval: HumanDuration,
-    /// Which symbolic links to follow: `within_roots` (targets inside an include pattern's
-    /// base directory or `symlink_roots`), `always` or `never`.
-    #[serde(default)]
-    pub follow_symlinks: FollowSymlinks,
-    /// Directories links may point into besides the include roots (`/var/log/pods` for the
-    /// links in `/var/log/containers`).
-    #[serde(default)]
-    pub symlink_roots: Vec<String>,
-}
-
-fn default_max_open_files() -> usize {
-    1024
-}
-
-fn default_rotate_wait() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-
-fn default_discovery_interval() -> HumanDuration {
-    HumanDuration::from_secs(1)
-}
-
-fn default_poll_interval() -> HumanDuration {
-    HumanDuration::from_millis(250)
-}
-
-fn default_checkpoint_interval() -> HumanDuration {
-    HumanDuration::from_secs(1)
-}
-
 /// Redaction of secrets in every event, before anything leaves the machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -270,70 +158,4 @@ impl Default for RedactionSection {
 pub struct CustomRedaction {
     pub name: String,
     pub pattern: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MultilineSection {
-    /// auto (every built-in rule), none, java, python, go, ruby, nodejs, or custom.
-    #[serde(default)]
-    pub mode: MultilineMode,
-    /// custom: a line matching this regex starts a new event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_pattern: Option<String>,
-    /// custom: a line matching this regex continues the current event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub continue_pattern: Option<String>,
-    /// An event ends when no line has joined it for this long.
-    #[serde(default = "default_multiline_timeout")]
-    pub timeout: HumanDuration,
-    /// An event ends at this many lines.
-    #[serde(default = "default_multiline_max_lines")]
-    pub max_lines: usize,
-}
-
-fn default_multiline_timeout() -> HumanDuration {
-    HumanDuration::from_secs(1)
-}
-
-fn default_multiline_max_lines() -> usize {
-    500
-}
-
-impl Default for MultilineSection {
-    fn default() -> Self {
-        Self {
-            mode: MultilineMode::default(),
-            start_pattern: None,
-            continue_pattern: None,
-            timeout: default_multiline_timeout(),
-            max_lines: default_multiline_max_lines(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SinkSpec {
-    /// One JSON object per line on standard output.
-    Console(ConsoleSink),
-    /// Grafana Loki's push API.
-    Loki(Box<crate::sink::loki::config::LokiSink>),
-}
-
-impl SinkSpec {
-    /// Source ids whose events this sink receives; empty means every source.
-    pub fn inputs(&self) -> &[String] {
-        match self {
-            SinkSpec::Console(sink) => &sink.inputs,
-            SinkSpec::Loki(sink) => &sink.inputs,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleSink {
-    #[serde(default)]
-    pub inputs: Vec<String>,
 }

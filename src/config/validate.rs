@@ -2,15 +2,13 @@
 //! problem found, each with its field path.
 
 use super::diagnostics::{Diagnostic, did_you_mean};
-use super::raw::{ConfigFile, MultilineSection, Role, SinkSpec, SourceSpec};
-use crate::logs::frame::{ContainerFormat, MultilineMode, MultilineSettings};
-use crate::logs::parse::Format;
+use super::raw::ConfigFile;
+use crate::component::{Sink, SinkInput, Source, ValidationContext};
 use crate::logs::redact::{CustomRule, DEFAULT_RULES, OPTIONAL_RULES};
-use crate::logs::source::file::discovery::{Discovery, FollowSymlinks};
-use crate::logs::source::file::tailer::ReadFrom;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A configuration that passed validation: every value here is usable as it is.
@@ -41,54 +39,18 @@ pub struct RedactionConfig {
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub id: String,
-    pub kind: SourceKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum SourceKind {
-    Stdin {
-        max_line_bytes: usize,
-        format: Format,
-        container: ContainerFormat,
-        multiline: MultilineSettings,
-    },
-    File(FileSourceConfig),
-}
-
-#[derive(Debug, Clone)]
-pub struct FileSourceConfig {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-    pub read_from: ReadFrom,
-    pub format: Format,
-    pub container: ContainerFormat,
-    pub multiline: MultilineSettings,
-    pub max_line_bytes: usize,
-    pub max_open_files: usize,
-    pub rotate_wait: Duration,
-    pub discovery_interval: Duration,
-    pub poll_interval: Duration,
-    pub checkpoint_interval: Duration,
-    pub follow_symlinks: FollowSymlinks,
-    pub symlink_roots: Vec<PathBuf>,
+    pub source: Arc<dyn Source>,
 }
 
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub id: String,
-    /// Resolved: the source ids feeding this sink (never empty).
+    /// Resolved: the source ids feeding this sink (never empty for a sink of logs; empty for
+    /// a sink of metrics).
     pub inputs: Vec<String>,
-    pub kind: SinkKind,
+    pub sink: Arc<dyn Sink>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkKind {
-    Console,
-    Loki(Box<crate::sink::loki::config::LokiSettings>),
-}
-
-const MIN_LINE_BYTES: usize = 1024;
-const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_GRACE: Duration = Duration::from_secs(3600);
 
 pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
@@ -137,12 +99,6 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         65_536,
     );
 
-    if file.sources.is_empty() {
-        problems.push(Diagnostic::new(
-            "sources",
-            "at least one source is required",
-        ));
-    }
     if file.sinks.is_empty() {
         problems.push(Diagnostic::new("sinks", "at least one sink is required"));
     }
@@ -152,104 +108,15 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .iter()
         .map(|(id, spec)| {
             check_component_id(&mut problems, "sources", id);
-            let kind = match spec {
-                SourceSpec::Stdin(stdin) => {
-                    let path = format!("sources.{id}");
-                    check_line_bytes(&mut problems, &path, stdin.max_line_bytes);
-                    SourceKind::Stdin {
-                        max_line_bytes: stdin.max_line_bytes,
-                        format: stdin.format,
-                        container: stdin.container,
-                        multiline: multiline(
-                            &mut problems,
-                            &path,
-                            &stdin.multiline,
-                            stdin.max_line_bytes,
-                        ),
-                    }
-                }
-                SourceSpec::File(file) => {
-                    let path = format!("sources.{id}");
-                    check_line_bytes(&mut problems, &path, file.max_line_bytes);
-                    if file.include.is_empty() {
-                        problems.push(Diagnostic::new(
-                            format!("{path}.include"),
-                            "at least one glob pattern is required",
-                        ));
-                    }
-                    for (field, patterns) in
-                        [("include", &file.include), ("exclude", &file.exclude)]
-                    {
-                        for (index, pattern) in patterns.iter().enumerate() {
-                            if let Err(error) = Discovery::new(std::slice::from_ref(pattern), &[]) {
-                                problems.push(Diagnostic::new(
-                                    format!("{path}.{field}[{index}]"),
-                                    format!("invalid glob `{pattern}`: {}", error.kind()),
-                                ));
-                            }
-                        }
-                    }
-                    check_range(
-                        &mut problems,
-                        &format!("{path}.max_open_files"),
-                        file.max_open_files,
-                        1,
-                        1_000_000,
-                    );
-                    for (field, value) in [
-                        ("discovery_interval", file.discovery_interval),
-                        ("poll_interval", file.poll_interval),
-                    ] {
-                        if value.0.is_zero() || value.0 > Duration::from_secs(3600) {
-                            problems.push(Diagnostic::new(
-                                format!("{path}.{field}"),
-                                format!("must be between 1ms and 1h, got {value}"),
-                            ));
-                        }
-                    }
-                    if file.checkpoint_interval.0 > Duration::from_secs(3600) {
-                        problems.push(Diagnostic::new(
-                            format!("{path}.checkpoint_interval"),
-                            format!("must be at most 1h, got {}", file.checkpoint_interval),
-                        ));
-                    }
-                    let default_read_from = match role {
-                        Role::Sidecar => ReadFrom::Beginning,
-                        Role::NodeAgent => ReadFrom::End,
-                    };
-                    SourceKind::File(FileSourceConfig {
-                        include: file.include.clone(),
-                        exclude: file.exclude.clone(),
-                        read_from: file.read_from.unwrap_or(default_read_from),
-                        format: file.format,
-                        container: file.container,
-                        multiline: multiline(
-                            &mut problems,
-                            &path,
-                            &file.multiline,
-                            file.max_line_bytes,
-                        ),
-                        max_line_bytes: file.max_line_bytes,
-                        max_open_files: file.max_open_files,
-                        rotate_wait: file.rotate_wait.0,
-                        discovery_interval: file.discovery_interval.0,
-                        poll_interval: file.poll_interval.0,
-                        checkpoint_interval: file.checkpoint_interval.0,
-                        follow_symlinks: file.follow_symlinks,
-                        symlink_roots: file.symlink_roots.iter().map(PathBuf::from).collect(),
-                    })
-                }
-            };
+            let at = format!("sources.{id}");
+            let cx = ValidationContext { at: &at, role };
             SourceConfig {
                 id: id.clone(),
-                kind,
+                source: spec.spec().validate(&cx, &mut problems),
             }
         })
         .collect();
-    let stdin_sources = sources
-        .iter()
-        .filter(|s| matches!(s.kind, SourceKind::Stdin { .. }))
-        .count();
+    let stdin_sources = sources.iter().filter(|s| s.source.reads_stdin()).count();
     if stdin_sources > 1 {
         problems.push(Diagnostic::new(
             "sources",
@@ -264,23 +131,41 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .iter()
         .map(|(id, spec)| {
             check_component_id(&mut problems, "sinks", id);
-            let inputs = resolve_inputs(&mut problems, id, spec.inputs(), &source_ids);
-            consumed.extend(inputs.iter().cloned());
-            let kind = match spec {
-                SinkSpec::Console(_) => SinkKind::Console,
-                SinkSpec::Loki(loki) => SinkKind::Loki(Box::new(
-                    loki.validate(&format!("sinks.{id}"), &mut problems),
-                )),
+            let at = format!("sinks.{id}");
+            let cx = ValidationContext { at: &at, role };
+            let sink = spec.spec().validate(&cx, &mut problems);
+            let inputs = match sink.input() {
+                SinkInput::Logs => {
+                    let inputs =
+                        resolve_inputs(&mut problems, id, spec.spec().inputs(), &source_ids);
+                    consumed.extend(inputs.iter().cloned());
+                    inputs
+                }
+                SinkInput::Metrics => Vec::new(),
             };
             SinkConfig {
                 id: id.clone(),
                 inputs,
-                kind,
+                sink,
             }
         })
         .collect();
 
-    if !file.sinks.is_empty() {
+    let metrics_only = !sinks.is_empty()
+        && sinks
+            .iter()
+            .all(|sink| sink.sink.input() == SinkInput::Metrics);
+    if file.sources.is_empty() && !metrics_only {
+        problems.push(Diagnostic::new(
+            "sources",
+            "at least one source is required (only a sink of metrics, such as \
+             prometheus_remote_write, runs without one)",
+        ));
+    }
+    if sinks
+        .iter()
+        .any(|sink| sink.sink.input() == SinkInput::Logs)
+    {
         for id in source_ids.iter().filter(|id| !consumed.contains(**id)) {
             problems.push(Diagnostic::new(
                 format!("sources.{id}"),
@@ -397,82 +282,6 @@ fn redaction(
         )
         .collect();
     RedactionConfig { rules, custom }
-}
-
-fn check_line_bytes(problems: &mut Vec<Diagnostic>, source_path: &str, value: usize) {
-    check_range(
-        problems,
-        &format!("{source_path}.max_line_bytes"),
-        value,
-        MIN_LINE_BYTES,
-        MAX_LINE_BYTES,
-    );
-}
-
-fn multiline(
-    problems: &mut Vec<Diagnostic>,
-    source_path: &str,
-    section: &MultilineSection,
-    max_line_bytes: usize,
-) -> MultilineSettings {
-    let path = format!("{source_path}.multiline");
-    let mut compile = |field: &str, pattern: &Option<String>| {
-        pattern
-            .as_ref()
-            .and_then(|pattern| match regex::bytes::Regex::new(pattern) {
-                Ok(regex) => Some(regex),
-                Err(error) => {
-                    let reason = error
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
-                    problems.push(Diagnostic::new(
-                        format!("{path}.{field}"),
-                        format!("invalid regular expression: {reason}"),
-                    ));
-                    None
-                }
-            })
-    };
-    let start_pattern = compile("start_pattern", &section.start_pattern);
-    let continue_pattern = compile("continue_pattern", &section.continue_pattern);
-    let has_patterns = section.start_pattern.is_some() || section.continue_pattern.is_some();
-    if section.mode == MultilineMode::Custom && !has_patterns {
-        problems.push(Diagnostic::new(
-            format!("{path}.mode"),
-            "`custom` needs `start_pattern` or `continue_pattern`",
-        ));
-    }
-    if section.mode != MultilineMode::Custom && has_patterns {
-        problems.push(Diagnostic::new(
-            format!("{path}.mode"),
-            "patterns are used only with `mode: custom`",
-        ));
-    }
-    check_range(
-        problems,
-        &format!("{path}.max_lines"),
-        section.max_lines,
-        1,
-        100_000,
-    );
-    if section.timeout.0.is_zero() {
-        problems.push(Diagnostic::new(
-            format!("{path}.timeout"),
-            "must be more than 0s",
-        ));
-    }
-    MultilineSettings {
-        mode: section.mode,
-        start_pattern,
-        continue_pattern,
-        timeout: section.timeout.0,
-        max_lines: section.max_lines,
-        max_bytes: max_line_bytes,
-    }
 }
 
 fn resolve_inputs(

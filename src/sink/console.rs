@@ -1,11 +1,47 @@
 //! The console sink: one compact JSON record per line on stdout. A batch is acknowledged
 //! after it has been written and flushed, which is what the console can promise.
 
+use crate::component::{Sink, SinkContext, SinkSpec, SinkTask, ValidationContext};
+use crate::config::diagnostics::Diagnostic;
 use crate::pipeline::{Delivery, RecordBatch};
 use crate::telemetry::health::ComponentHealth;
 use crate::telemetry::metrics::SinkCounters;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+/// The `console` sink's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSink {
+    #[serde(default)]
+    pub inputs: Vec<String>,
+}
+
+impl SinkSpec for ConsoleSink {
+    fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn validate(&self, _: &ValidationContext<'_>, _: &mut Vec<Diagnostic>) -> Arc<dyn Sink> {
+        Arc::new(ConsoleComponent)
+    }
+}
+
+/// A validated `console` sink: stdout.
+#[derive(Debug)]
+pub struct ConsoleComponent;
+
+impl Sink for ConsoleComponent {
+    fn run(&self, cx: SinkContext) -> SinkTask {
+        Box::pin(async move {
+            run(cx.logs, tokio::io::stdout(), cx.counters, cx.health)
+                .await
+                .map_err(anyhow::Error::from)
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {

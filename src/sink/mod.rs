@@ -1,4 +1,17 @@
-//! Sinks: where records go. A sink acknowledges each batch once it is written.
+//! Sinks: where records and metrics go. A sink acknowledges each batch once it is written
+//! (or, with a disk buffer, once it is safe on disk). Network sinks share the [`delivery`]
+//! machinery.
 
 pub mod console;
+pub mod delivery;
 pub mod loki;
+
+crate::component_registry! {
+    /// The sink types: `type` → configuration (see [`crate::component`]).
+    SinkType: crate::component::SinkSpec {
+        /// One JSON object per line on standard output.
+        Console => console::ConsoleSink,
+        /// Grafana Loki's push API.
+        Loki => loki::config::LokiSink,
+    }
+}

@@ -119,6 +119,12 @@ fn the_rules_name_only_metrics_vigia_exports() {
             exported.push_str(&std::fs::read_to_string(entry.path()).unwrap());
         }
     }
+    // The sinks' delivery metrics are named from a prefix.
+    for naming in vigia::telemetry::delivery::all_namings() {
+        for name in vigia::telemetry::delivery::DeliveryFamilies::names(naming) {
+            exported.push_str(&format!("\"{name}\"\n"));
+        }
+    }
     let text = std::fs::read_to_string(alerts_dir().join("vigia.rules.yml")).unwrap();
     let mut names: Vec<&str> = text
         // Recording rules (`service:vigia_http_errors:ratio_rate5m`) are names, not metrics.

@@ -156,6 +156,12 @@ fn dashboards_name_only_metrics_vigia_exports_or_rules_record() {
     known.push_str(
         &std::fs::read_to_string(Path::new(&root()).join("alerts/vigia.rules.yml")).unwrap(),
     );
+    // The sinks' delivery metrics are named from a prefix.
+    for naming in vigia::telemetry::delivery::all_namings() {
+        for name in vigia::telemetry::delivery::DeliveryFamilies::names(naming) {
+            known.push_str(&format!("\"{name}\"\n"));
+        }
+    }
     for (file, dashboard) in dashboards() {
         for (title, kind, expr) in queries(&dashboard) {
             if kind != "prometheus" {

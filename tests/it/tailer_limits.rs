@@ -18,7 +18,7 @@ fn tailer(dir: &Path, include: &str, max_open_files: usize) -> (Tailer, AgentMet
         include: vec![dir.join(include).display().to_string()],
         exclude: vec![],
         read_from: ReadFrom::Beginning,
-        format: ContainerFormat::Auto,
+        container: ContainerFormat::Auto,
         multiline: MultilineSettings::none(),
         max_line_bytes: 64 * 1024,
         max_open_files,

@@ -79,7 +79,7 @@ fn settings(dir: &Path) -> TailerSettings {
         include: vec![dir.join("logs/app.log").display().to_string()],
         exclude: vec![],
         read_from: ReadFrom::Beginning,
-        format: ContainerFormat::Auto,
+        container: ContainerFormat::Auto,
         multiline: MultilineSettings::auto(64 * 1024),
         max_line_bytes: 64 * 1024,
         max_open_files: 64,

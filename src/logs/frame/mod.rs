@@ -3,6 +3,7 @@
 //! multiline per stream. Every event knows the stream offsets it spans, which is what lets a
 //! file checkpoint stop exactly after the last delivered event.
 
+pub mod config;
 pub mod container;
 pub mod lines;
 pub mod multiline;

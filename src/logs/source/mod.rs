@@ -4,6 +4,16 @@
 pub mod file;
 pub mod stdin;
 
+crate::component_registry! {
+    /// The source types: `type` → configuration (see [`crate::component`]).
+    SourceType: crate::component::SourceSpec {
+        /// Lines from the process's standard input.
+        Stdin => stdin::config::StdinSource,
+        /// Files matched by globs, tailed through rotation and restarts.
+        File => file::config::FileSource,
+    }
+}
+
 use crate::logs::frame::CompleteLine;
 use crate::pipeline::RawLine;
 use crate::telemetry::AgentMetrics;

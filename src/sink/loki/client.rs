@@ -1,260 +1,60 @@
-//! Sending one push request and saying what Loki's answer means for the lines in it.
+//! Sending one push request to Loki: its content types, its tenant header, and which of its
+//! statuses are refusals. Everything else is the shared [`HttpSender`]'s.
 
-use crate::sink::loki::config::{LokiAuth, LokiEncoding, LokiSettings};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use crate::sink::delivery::http::{Body, HttpSender, Statuses};
+use crate::sink::delivery::{Answer, Client};
+use crate::sink::loki::config::{LokiEncoding, LokiSettings};
 
-/// What to do with a request's lines after an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// Written (204, or another 2xx: `unexpected` is then set and counted).
-    Accepted { status: u16, unexpected: bool },
-    /// Refused for good (400, 413, 422): retrying would fail the same way.
-    Refused { status: u16, body: String },
-    /// Worth another try (429, 5xx, other 4xx, no answer), after `retry_after` if the server
-    /// said so.
-    Retry {
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        reason: String,
-    },
-}
+pub const STATUSES: Statuses = Statuses {
+    peer: "loki",
+    // Bad request (invalid labels, out of order, too old), too large, unprocessable: the same
+    // request would fail again. 429 and 5xx are retried.
+    refused: |status| matches!(status, 400 | 413 | 422),
+    // Loki answers 204; another 2xx (260: ingestion blocked by policy) means lines were not
+    // stored even though Loki said yes.
+    unexpected_success: |status| status != 204,
+};
 
 pub struct LokiClient {
-    http: reqwest::Client,
-    url: String,
-    headers: HeaderMap,
-    auth: Option<Auth>,
-}
-
-/// A secret read from the configuration or from a file, re-read when the file changes (a
-/// rotated Kubernetes secret).
-struct Secret {
-    value: String,
-    file: Option<(PathBuf, Option<SystemTime>)>,
-}
-
-impl Secret {
-    fn new(value: Option<&String>, file: Option<&String>) -> Self {
-        Self {
-            value: value.cloned().unwrap_or_default(),
-            file: file.map(|f| (PathBuf::from(f), None)),
-        }
-    }
-
-    fn current(&mut self) -> &str {
-        if let Some((path, seen)) = &mut self.file {
-            let modified = std::fs::metadata(&*path).and_then(|m| m.modified()).ok();
-            if seen.is_none() || modified != *seen {
-                match std::fs::read_to_string(&*path) {
-                    Ok(text) => {
-                        self.value = text.trim().to_owned();
-                        *seen = modified;
-                    }
-                    Err(error) => {
-                        tracing::warn!(file = %path.display(), %error, "cannot read a Loki credential");
-                    }
-                }
-            }
-        }
-        &self.value
-    }
-}
-
-enum Auth {
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
+    sender: HttpSender,
 }
 
 impl LokiClient {
     pub fn new(settings: &LokiSettings) -> anyhow::Result<Self> {
-        let tls = &settings.tls;
-        let builder = crate::http_client::with_tls(
-            crate::http_client::builder(settings.request_timeout)
-                .pool_idle_timeout(Duration::from_secs(60)),
-            crate::http_client::TlsFiles {
-                ca_file: tls.ca_file.as_deref(),
-                cert_file: tls.cert_file.as_deref(),
-                key_file: tls.key_file.as_deref(),
-                insecure_skip_verify: tls.insecure_skip_verify,
-            },
-            "loki",
-        )?;
-        let mut headers = HeaderMap::new();
-        for (name, value) in &settings.headers {
-            headers.insert(
-                HeaderName::from_bytes(name.as_bytes())?,
-                HeaderValue::from_str(value)?,
-            );
-        }
-        if let Some(tenant) = &settings.tenant {
-            headers.insert("X-Scope-OrgID", HeaderValue::from_str(tenant)?);
-        }
-        let auth = settings.auth.as_ref().map(|auth| match auth {
-            LokiAuth::Basic {
-                username,
-                password,
-                password_file,
-            } => Auth::Basic {
-                username: username.clone(),
-                password: Secret::new(password.as_ref(), password_file.as_ref()),
-            },
-            LokiAuth::Bearer { token, token_file } => {
-                Auth::Bearer(Secret::new(token.as_ref(), token_file.as_ref()))
-            }
-        });
+        let tenant: Vec<(&str, &str)> = settings
+            .tenant
+            .as_deref()
+            .map(|tenant| ("X-Scope-OrgID", tenant))
+            .into_iter()
+            .collect();
         Ok(Self {
-            http: builder.build()?,
-            url: settings.push_url.clone(),
-            headers,
-            auth,
+            sender: HttpSender::new(&settings.delivery, &settings.push_url, &tenant, STATUSES)?,
         })
     }
+}
 
+impl Client for LokiClient {
     /// Sends a body encoded as `encoding` (a request read back from the disk buffer keeps the
     /// encoding it was written with).
-    pub async fn push(&mut self, body: bytes::Bytes, encoding: LokiEncoding) -> Answer {
-        let content_type = match encoding {
-            LokiEncoding::Protobuf => "application/x-protobuf",
-            LokiEncoding::Json | LokiEncoding::JsonGzip => "application/json",
+    async fn send(&mut self, body: bytes::Bytes, encoding: u8) -> Answer {
+        let Some(encoding) = LokiEncoding::from_code(encoding) else {
+            return Answer::Refused {
+                status: 0,
+                body: format!("encoding {encoding} is not one of the loki sink's"),
+            };
         };
-        let mut request = self
-            .http
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header("Content-Type", content_type)
-            .body(body);
-        if encoding == LokiEncoding::JsonGzip {
-            request = request.header("Content-Encoding", "gzip");
-        }
-        request = match &mut self.auth {
-            Some(Auth::Basic { username, password }) => {
-                request.basic_auth(username.as_str(), Some(password.current()))
-            }
-            Some(Auth::Bearer(token)) => request.bearer_auth(token.current()),
-            None => request,
+        let (content_type, content_encoding) = match encoding {
+            LokiEncoding::Protobuf => ("application/x-protobuf", None),
+            LokiEncoding::Json => ("application/json", None),
+            LokiEncoding::JsonGzip => ("application/json", Some("gzip")),
         };
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                return Answer::Retry {
-                    status: None,
-                    retry_after: None,
-                    reason: error_chain(&error),
-                };
-            }
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        match status {
-            200..=299 => Answer::Accepted {
-                status,
-                unexpected: status != 204,
-            },
-            400 | 413 | 422 => {
-                let body = read_capped(response).await;
-                Answer::Refused {
-                    status,
-                    body: body.chars().take(1024).collect(),
-                }
-            }
-            _ => {
-                let body = read_capped(response).await;
-                Answer::Retry {
-                    status: Some(status),
-                    retry_after,
-                    reason: body.chars().take(256).collect(),
-                }
-            }
-        }
-    }
-}
-
-/// The most of an error body read: Loki's are a line or two; a proxy's error page, or a
-/// gzip bomb, must not cost memory.
-pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
-
-/// An error response's body (decoded), at most [`MAX_ERROR_BODY_BYTES`]; the rest is not read.
-async fn read_capped(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_ERROR_BODY_BYTES - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = date.timestamp() - chrono::Utc::now().timestamp();
-    Some(Duration::from_secs(wait.max(0) as u64))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[tokio::test]
-    async fn an_error_body_is_read_only_up_to_its_cap() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        // A 32 MiB error page, sent as fast as the client reads it.
-        let server = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request).await;
-            let size = 32 << 20;
-            let head =
-                format!("HTTP/1.1 503 Service Unavailable\r\ncontent-length: {size}\r\n\r\n");
-            stream.write_all(head.as_bytes()).await.unwrap();
-            let block = vec![b'x'; 1 << 20];
-            for _ in 0..32 {
-                if stream.write_all(&block).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
-        let body = read_capped(response).await;
-        assert_eq!(body.len(), MAX_ERROR_BODY_BYTES);
-        server.abort();
+        self.sender
+            .post(Body {
+                bytes: body,
+                content_type,
+                content_encoding,
+                protocol_headers: &[],
+            })
+            .await
     }
 }

@@ -1,11 +1,18 @@
 //! The `loki` sink's configuration: as written, and validated into [`LokiSettings`].
 
 use super::labels::{self, MAX_LABELS, Template};
+use crate::component::{Sink, SinkContext, SinkSpec, SinkTask, ValidationContext};
 use crate::config::bytesize::ByteSize;
 use crate::config::diagnostics::Diagnostic;
 use crate::config::duration::HumanDuration;
+use crate::sink::delivery::config::WhenFull;
+use crate::sink::delivery::config::{
+    BatchLimits, BufferSection, DeliverySettings, HttpAuth, HttpDelivery, RetrySection, TlsSection,
+    default_concurrency, default_request_timeout, default_unhealthy_after,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +26,7 @@ pub struct LokiSink {
     #[serde(default)]
     pub tenant: Option<String>,
     #[serde(default)]
-    pub auth: Option<LokiAuth>,
+    pub auth: Option<HttpAuth>,
     /// Extra request headers (a gateway's own, for example).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -34,14 +41,14 @@ pub struct LokiSink {
     #[serde(default)]
     pub batch: LokiBatch,
     #[serde(default)]
-    pub retry: LokiRetry,
+    pub retry: RetrySection,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
     /// Requests in flight at once, each stream's still in order.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     #[serde(default)]
-    pub buffer: LokiBuffer,
+    pub buffer: BufferSection,
     #[serde(default)]
     pub rate_limit: Option<LokiRateLimit>,
     #[serde(default)]
@@ -50,7 +57,7 @@ pub struct LokiSink {
     #[serde(default = "default_max_streams")]
     pub max_streams: usize,
     #[serde(default)]
-    pub tls: LokiTls,
+    pub tls: TlsSection,
     /// `/readyz` reports the sink failing after this long without a successful push.
     #[serde(default = "default_unhealthy_after")]
     pub unhealthy_after: HumanDuration,
@@ -73,42 +80,8 @@ fn default_structured_metadata() -> Vec<MetadataField> {
     vec![MetadataField::TraceId, MetadataField::SpanId]
 }
 
-fn default_concurrency() -> usize {
-    1
-}
-
-/// More lanes than this only split the batches thinner.
-const MAX_CONCURRENCY: usize = 64;
-
-fn default_request_timeout() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-
 fn default_max_streams() -> usize {
     1000
-}
-
-fn default_unhealthy_after() -> HumanDuration {
-    HumanDuration::from_secs(60)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum LokiAuth {
-    Basic {
-        username: String,
-        #[serde(default)]
-        password: Option<String>,
-        /// Read at each request when it changed (a rotated Kubernetes secret).
-        #[serde(default)]
-        password_file: Option<String>,
-    },
-    Bearer {
-        #[serde(default)]
-        token: Option<String>,
-        #[serde(default)]
-        token_file: Option<String>,
-    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +94,26 @@ pub enum LokiEncoding {
     Json,
     /// JSON compressed with gzip.
     JsonGzip,
+}
+
+impl LokiEncoding {
+    /// Its code in the disk buffer's frames (the values earlier versions wrote).
+    pub fn code(self) -> u8 {
+        match self {
+            LokiEncoding::Protobuf => 1,
+            LokiEncoding::Json => 2,
+            LokiEncoding::JsonGzip => 3,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(LokiEncoding::Protobuf),
+            2 => Some(LokiEncoding::Json),
+            3 => Some(LokiEncoding::JsonGzip),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,110 +151,6 @@ impl Default for LokiBatch {
             max_wait: default_batch_wait(),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LokiRetry {
-    #[serde(default = "default_initial_backoff")]
-    pub initial_backoff: HumanDuration,
-    #[serde(default = "default_max_backoff")]
-    pub max_backoff: HumanDuration,
-}
-
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration::from_millis(500)
-}
-
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration::from_secs(300)
-}
-
-impl Default for LokiRetry {
-    fn default() -> Self {
-        Self {
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LokiBuffer {
-    /// Lines waiting for Loki, at most (their JSON size).
-    #[serde(default = "default_buffer_bytes")]
-    pub max_bytes: ByteSize,
-    /// Unset: `disk` (the write-ahead buffer), or `block` with `concurrency` above 1, or when
-    /// `data_dir` cannot hold the buffer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when_full: Option<WhenFull>,
-    /// The write-ahead buffer of `when_full: disk`.
-    #[serde(default)]
-    pub disk: LokiDiskBuffer,
-}
-
-fn default_buffer_bytes() -> ByteSize {
-    ByteSize::mib(4)
-}
-
-impl Default for LokiBuffer {
-    fn default() -> Self {
-        Self {
-            max_bytes: default_buffer_bytes(),
-            when_full: None,
-            disk: LokiDiskBuffer::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LokiDiskBuffer {
-    /// Bytes on disk at most (frames not yet delivered); when full, the sources pause.
-    #[serde(default = "default_disk_bytes")]
-    pub max_bytes: ByteSize,
-    #[serde(default)]
-    pub sync: DiskSync,
-}
-
-fn default_disk_bytes() -> ByteSize {
-    ByteSize::mib(256)
-}
-
-impl Default for LokiDiskBuffer {
-    fn default() -> Self {
-        Self {
-            max_bytes: default_disk_bytes(),
-            sync: DiskSync::default(),
-        }
-    }
-}
-
-/// When a frame written to the disk buffer counts as safe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiskSync {
-    /// After an fsync: survives a crash of the machine, not only of vigia.
-    #[default]
-    Full,
-    /// Once written to the operating system: survives vigia being killed, not a power loss;
-    /// much cheaper on slow disks.
-    Normal,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Stop taking lines: the sources pause (files are read later, nothing is lost unless
-    /// rotation deletes a file before it is read, or vigia is killed holding the only handle
-    /// on a deleted one).
-    Block,
-    /// Drop the lines that do not fit (counted).
-    DropNewest,
-    /// Write every batch to a write-ahead buffer on disk (`buffer.disk`): the sources move on
-    /// once their lines are on disk, and an outage lasts as long as the disk holds.
-    Disk,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,50 +198,19 @@ pub enum OutOfOrderPolicy {
     Drop,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LokiTls {
-    /// CA certificates (PEM) to trust in addition to the system's.
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// Client certificate and key (PEM), for mutual TLS.
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// Turns certificate verification off. For tests only: never in production.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
-
 /// A validated `loki` sink.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LokiSettings {
     pub push_url: String,
     pub tenant: Option<String>,
-    pub auth: Option<LokiAuth>,
-    pub headers: Vec<(String, String)>,
     pub encoding: LokiEncoding,
     pub labels: Vec<(String, Template)>,
     pub structured_metadata: Vec<MetadataField>,
-    pub batch_max_bytes: usize,
-    pub batch_max_wait: Duration,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub request_timeout: Duration,
-    pub concurrency: usize,
-    pub buffer_max_bytes: usize,
-    pub when_full: WhenFull,
-    /// `when_full` was not set: without a usable `data_dir`, the sink falls back to `block`.
-    pub when_full_defaulted: bool,
-    pub disk_max_bytes: u64,
-    pub disk_sync: DiskSync,
-    pub rate_limit: Option<LokiRateLimit>,
     pub out_of_order: OutOfOrderPolicy,
     pub out_of_order_window: Duration,
     pub max_streams: usize,
-    pub tls: LokiTls,
-    pub unhealthy_after: Duration,
+    /// Batching, retries, buffers, rate limit, auth, TLS: the shared delivery machinery's.
+    pub delivery: DeliverySettings,
 }
 
 /// Loki refuses a compressed body over 100 MiB; a batch stays well under.
@@ -382,25 +240,6 @@ impl LokiSink {
                 "tenant",
                 "a tenant id must be non-empty and cannot contain `:`".to_owned(),
             );
-        }
-        match &self.auth {
-            Some(LokiAuth::Basic {
-                password,
-                password_file,
-                ..
-            }) if password.is_some() == password_file.is_some() => problem(
-                "auth.basic",
-                "set exactly one of `password` and `password_file`".to_owned(),
-            ),
-            Some(LokiAuth::Bearer { token, token_file })
-                if token.is_some() == token_file.is_some() =>
-            {
-                problem(
-                    "auth.bearer",
-                    "set exactly one of `token` and `token_file`".to_owned(),
-                )
-            }
-            _ => {}
         }
         let mut labels = Vec::new();
         for (name, value) in &self.labels {
@@ -437,67 +276,8 @@ impl LokiSink {
                 format!("must be between 1KiB and {}", ByteSize(MAX_BATCH_BYTES)),
             );
         }
-        if self.buffer.max_bytes.0 < batch_bytes {
-            problem(
-                "buffer.max_bytes",
-                format!("must hold at least one batch ({})", self.batch.max_bytes),
-            );
-        }
-        if self.buffer.disk.max_bytes.0 < 2 * batch_bytes {
-            problem(
-                "buffer.disk.max_bytes",
-                format!(
-                    "must hold at least two batches (2 × {})",
-                    self.batch.max_bytes
-                ),
-            );
-        }
-        // Durable by default: a line counts as delivered for its source once it is on disk,
-        // so files rotated away during an outage, and a kill during it, lose nothing. The
-        // disk buffer is sent in order through one lane; asking for more lanes asks for memory.
-        let when_full = self.buffer.when_full.unwrap_or(if self.concurrency > 1 {
-            WhenFull::Block
-        } else {
-            WhenFull::Disk
-        });
-        if when_full != WhenFull::Disk && self.buffer.disk != LokiDiskBuffer::default() {
-            problem("buffer.disk", "used only with `when_full: disk`".to_owned());
-        }
-        if self.retry.initial_backoff.0.is_zero()
-            || self.retry.initial_backoff > self.retry.max_backoff
-        {
-            problem(
-                "retry",
-                "initial_backoff must be above zero and at most max_backoff".to_owned(),
-            );
-        }
-        if self.request_timeout.0.is_zero() {
-            problem("request_timeout", "must be above zero".to_owned());
-        }
-        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
-            problem(
-                "concurrency",
-                format!("must be between 1 and {MAX_CONCURRENCY}"),
-            );
-        } else if self.concurrency > 1 && self.buffer.when_full == Some(WhenFull::Disk) {
-            problem(
-                "concurrency",
-                "the disk buffer is sent in order, one request at a time: leave it at 1 with `when_full: disk`".to_owned(),
-            );
-        }
         if self.max_streams == 0 {
             problem("max_streams", "must be at least 1".to_owned());
-        }
-        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
-            problem("tls", "`cert_file` and `key_file` go together".to_owned());
-        }
-        for name in self.headers.keys() {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                problem(
-                    &format!("headers.{name}"),
-                    "not a valid header name".to_owned(),
-                );
-            }
         }
         if let Some(limit) = &self.rate_limit
             && (limit.bytes_per_second.is_some_and(|b| b.0 == 0)
@@ -505,38 +285,87 @@ impl LokiSink {
         {
             problem("rate_limit", "limits must be above zero".to_owned());
         }
+        let mut delivery = HttpDelivery {
+            auth: self.auth.clone(),
+            headers: self.headers.clone(),
+            retry: self.retry.clone(),
+            request_timeout: self.request_timeout,
+            concurrency: self.concurrency,
+            buffer: self.buffer.clone(),
+            tls: self.tls.clone(),
+            unhealthy_after: self.unhealthy_after,
+        }
+        .validate(
+            at,
+            BatchLimits {
+                max_bytes: batch_bytes,
+                max_wait: self.batch.max_wait.0,
+            },
+            problems,
+        );
+        if let Some(limit) = &self.rate_limit {
+            delivery.rate_limit_bytes = limit.bytes_per_second.map(|b| b.0);
+            delivery.rate_limit_items = limit.lines_per_second.map(u64::from);
+        }
         LokiSettings {
             push_url,
             tenant: self.tenant.clone(),
-            auth: self.auth.clone(),
-            headers: self.headers.clone().into_iter().collect(),
             encoding: self.encoding,
             labels,
             structured_metadata: self.structured_metadata.clone(),
-            batch_max_bytes: batch_bytes as usize,
-            batch_max_wait: self.batch.max_wait.0,
-            initial_backoff: self.retry.initial_backoff.0,
-            max_backoff: self.retry.max_backoff.0,
-            request_timeout: self.request_timeout.0,
-            concurrency: self.concurrency,
-            buffer_max_bytes: self.buffer.max_bytes.0 as usize,
-            when_full,
-            when_full_defaulted: self.buffer.when_full.is_none(),
-            disk_max_bytes: self.buffer.disk.max_bytes.0,
-            disk_sync: self.buffer.disk.sync,
-            rate_limit: self.rate_limit.clone(),
             out_of_order: self.out_of_order.policy,
             out_of_order_window: self.out_of_order.window.0,
             max_streams: self.max_streams,
-            tls: self.tls.clone(),
-            unhealthy_after: self.unhealthy_after.0,
+            delivery,
         }
+    }
+}
+
+impl SinkSpec for LokiSink {
+    fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn validate(
+        &self,
+        cx: &ValidationContext<'_>,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Arc<dyn Sink> {
+        Arc::new(LokiComponent(LokiSink::validate(self, cx.at, problems)))
+    }
+}
+
+/// A validated `loki` sink.
+#[derive(Debug)]
+pub struct LokiComponent(pub LokiSettings);
+
+impl Sink for LokiComponent {
+    fn disk_buffered(&self) -> bool {
+        self.0.delivery.when_full == WhenFull::Disk
+    }
+
+    fn run(&self, cx: SinkContext) -> SinkTask {
+        let settings = self.0.clone();
+        Box::pin(async move {
+            let metrics = cx.agent.loki(&cx.id);
+            super::run(
+                cx.logs,
+                settings,
+                &cx.buffer_dir,
+                cx.positions,
+                metrics,
+                cx.counters,
+                cx.health,
+            )
+            .await
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::delivery::config::DiskSync;
 
     /// The fields that `yaml` (a `loki` sink) gets wrong.
     fn problems(yaml: &str) -> Vec<String> {
@@ -556,20 +385,24 @@ mod tests {
         let settings = sink.validate("sinks.loki", &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(settings.push_url, "http://loki:3100/loki/api/v1/push");
-        assert_eq!(settings.batch_max_bytes, 1 << 20);
-        assert_eq!(settings.buffer_max_bytes, 4 << 20);
-        assert_eq!(settings.when_full, WhenFull::Disk, "durable by default");
-        assert!(settings.when_full_defaulted);
-        assert_eq!(settings.disk_max_bytes, 256 << 20);
-        assert_eq!(settings.disk_sync, DiskSync::Full);
-        assert_eq!(settings.concurrency, 1);
+        assert_eq!(settings.delivery.batch_max_bytes, 1 << 20);
+        assert_eq!(settings.delivery.buffer_max_bytes, 4 << 20);
+        assert_eq!(
+            settings.delivery.when_full,
+            WhenFull::Disk,
+            "durable by default"
+        );
+        assert!(settings.delivery.when_full_defaulted);
+        assert_eq!(settings.delivery.disk_max_bytes, 256 << 20);
+        assert_eq!(settings.delivery.disk_sync, DiskSync::Full);
+        assert_eq!(settings.delivery.concurrency, 1);
 
         // More lanes than one ask for the memory buffer (the disk buffer has one lane).
         let sink: LokiSink =
             serde_saphyr::from_str("endpoint: http://loki:3100\nconcurrency: 4").unwrap();
         let settings = sink.validate("sinks.loki", &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(settings.when_full, WhenFull::Block);
+        assert_eq!(settings.delivery.when_full, WhenFull::Block);
     }
 
     #[test]

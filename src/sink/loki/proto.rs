@@ -78,20 +78,9 @@ pub fn encode_body(encoding: LokiEncoding, request: &PushRequest) -> bytes::Byte
 /// Encodes request bodies, keeping its buffers and snappy's tables from one request to the
 /// next: fresh megabyte buffers for every request cost zeroing and page faults at tens of
 /// requests a second. The buffers are as large as the largest recent request, no larger.
+#[derive(Default)]
 pub struct BodyEncoder {
-    snappy: snap::raw::Encoder,
-    encoded: Vec<u8>,
-    compressed: Vec<u8>,
-}
-
-impl Default for BodyEncoder {
-    fn default() -> Self {
-        Self {
-            snappy: snap::raw::Encoder::new(),
-            encoded: Vec::new(),
-            compressed: Vec::new(),
-        }
-    }
+    protobuf: crate::sink::delivery::snappy::SnappyProtobuf,
 }
 
 impl BodyEncoder {
@@ -100,25 +89,7 @@ impl BodyEncoder {
         if encoding != LokiEncoding::Protobuf {
             return encode_body(encoding, request);
         }
-        self.encoded.clear();
-        request
-            .encode(&mut self.encoded)
-            .expect("a Vec has room for any message");
-        let room = snap::raw::max_compress_len(self.encoded.len());
-        if self.compressed.len() < room {
-            self.compressed.resize(room, 0);
-        }
-        let length = self
-            .snappy
-            .compress(&self.encoded, &mut self.compressed)
-            .expect("snappy compresses any input below 4 GiB");
-        let body = bytes::Bytes::copy_from_slice(&self.compressed[..length]);
-        // After a burst, give the memory back rather than hold megabytes for small requests.
-        if self.encoded.capacity() > 4 * self.encoded.len().max(64 * 1024) {
-            self.encoded = Vec::new();
-            self.compressed = Vec::new();
-        }
-        body
+        self.protobuf.encode(request)
     }
 }
 

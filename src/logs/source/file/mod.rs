@@ -3,6 +3,7 @@
 //! thread of its own (file reads block), waking on inotify events or a poll interval.
 
 pub mod checkpoint;
+pub mod config;
 pub mod copies;
 pub mod discovery;
 pub mod identity;

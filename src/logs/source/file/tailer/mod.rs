@@ -44,7 +44,7 @@ pub struct TailerSettings {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub read_from: ReadFrom,
-    pub format: ContainerFormat,
+    pub container: ContainerFormat,
     pub multiline: MultilineSettings,
     pub max_line_bytes: usize,
     pub max_open_files: usize,
@@ -371,7 +371,7 @@ impl Tailer {
 
     pub(super) fn framer_at(&self, offset: u64) -> Framer {
         Framer::new(
-            self.settings.format,
+            self.settings.container,
             self.settings.multiline.clone(),
             self.settings.max_line_bytes,
             offset,
@@ -486,7 +486,7 @@ impl Tailer {
         }
         if first_open || offset != tailed.read_offset {
             tailed.framer = Framer::new(
-                settings.format,
+                settings.container,
                 settings.multiline.clone(),
                 settings.max_line_bytes,
                 offset,

@@ -2,7 +2,7 @@
 //! `sync` policy says before the frame's lines count as delivered.
 
 use super::{DiskBuffer, MAGIC, Position, Segment};
-use crate::sink::loki::config::DiskSync;
+use crate::sink::delivery::config::DiskSync;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::sync::Arc;

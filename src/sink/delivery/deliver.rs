@@ -1,27 +1,24 @@
-//! One lane's deliverer: its ready requests sent one at a time, in order (so each of its
-//! streams stays in order), with retries, backoff and the shared rate limit; each request's
-//! lines acknowledged once Loki answered for good.
+//! One lane's deliverer: its ready requests sent one at a time, in order (so whatever the
+//! lane carries stays in order), with retries, backoff and the shared rate limit; each
+//! request's items acknowledged once the receiver answered for good.
 
-use super::batch::PendingBatch;
-use super::client::{Answer, LokiClient};
+use super::config::DeliverySettings;
 use super::disk::{DiskBuffer, StoredFrame};
-use super::proto;
+use super::rate::RateLimits;
+use super::{Answer, Batch, Client, Encoder};
 use crate::pipeline::Delivery;
-use crate::sink::loki::config::{LokiEncoding, LokiSettings};
+use crate::telemetry::delivery::DeliveryMetrics;
 use crate::telemetry::health::ComponentHealth;
-use crate::telemetry::loki::LokiMetrics;
 use crate::telemetry::metrics::SinkCounters;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 /// A request ready to go.
-pub enum Ready {
-    /// Built in memory: its record batches' sources are told once Loki answered.
-    Memory(PendingBatch),
-    /// Read back from the disk buffer: acknowledged there once Loki answered.
+pub enum Ready<B> {
+    /// Built in memory: its sources are told once the receiver answered.
+    Memory(B),
+    /// Read back from the disk buffer: acknowledged there once the receiver answered.
     Disk {
         frame: StoredFrame,
         buffer: Arc<DiskBuffer>,
@@ -30,34 +27,24 @@ pub enum Ready {
     },
 }
 
-impl Ready {
+impl<B: Batch> Ready<B> {
     fn lines(&self) -> usize {
         match self {
-            Ready::Memory(batch) => batch.lines,
+            Ready::Memory(batch) => batch.items(),
             Ready::Disk { frame, .. } => frame.lines as usize,
         }
     }
 
     fn line_bytes(&self) -> usize {
         match self {
-            Ready::Memory(batch) => batch.bytes,
+            Ready::Memory(batch) => batch.bytes(),
             Ready::Disk { frame, .. } => frame.line_bytes as usize,
         }
     }
 
-    fn body(
-        &self,
-        settings: &LokiSettings,
-        encoder: &mut proto::BodyEncoder,
-    ) -> (bytes::Bytes, LokiEncoding) {
+    fn body<E: Encoder<Batch = B>>(&self, encoder: &mut E) -> (bytes::Bytes, u8) {
         match self {
-            Ready::Memory(batch) => (
-                encoder.encode(
-                    settings.encoding,
-                    &batch.to_request(&settings.structured_metadata),
-                ),
-                settings.encoding,
-            ),
+            Ready::Memory(batch) => encoder.encode(batch),
             Ready::Disk { frame, .. } => (frame.body.clone(), frame.encoding),
         }
     }
@@ -83,38 +70,50 @@ impl Ready {
     }
 }
 
-/// Sends ready requests until every sender is gone.
-pub async fn deliver(
-    mut ready: mpsc::UnboundedReceiver<Ready>,
-    mut client: LokiClient,
-    settings: LokiSettings,
-    limiters: Arc<RateLimits>,
-    metrics: LokiMetrics,
-    counters: SinkCounters,
-    health: ComponentHealth,
+/// What a deliverer shares with the sink.
+pub struct Lane<C, E> {
+    pub client: C,
+    pub encoder: E,
+    pub settings: DeliverySettings,
+    pub limiters: Arc<RateLimits>,
+    pub metrics: DeliveryMetrics,
+    pub counters: SinkCounters,
+    pub health: ComponentHealth,
+}
+
+/// Sends ready requests until every sender is gone; returns the items delivered.
+pub async fn deliver<C: Client, E: Encoder>(
+    mut ready: mpsc::UnboundedReceiver<Ready<E::Batch>>,
+    lane: Lane<C, E>,
 ) -> u64 {
+    let Lane {
+        mut client,
+        mut encoder,
+        settings,
+        limiters,
+        metrics,
+        counters,
+        health,
+    } = lane;
+    let peer = client.peer();
     let mut delivered = 0;
     let mut last_success = Instant::now();
     let mut last_refusal_logged: Option<Instant> = None;
-    let mut encoder = proto::BodyEncoder::default();
     while let Some(request) = ready.recv().await {
         let (bytes, lines) = (request.line_bytes(), request.lines());
-        let released = |metrics: &LokiMetrics| {
-            metrics.buffer_bytes.sub(bytes as i64);
-            metrics.buffer_lines.sub(lines as i64);
-        };
+        let released = |metrics: &DeliveryMetrics| metrics.released(bytes, lines);
         if lines == 0 {
             // Every line was left out by policy; the acks still go back.
             released(&metrics);
             request.resolve(Delivery::Delivered);
             continue;
         }
-        let (body, encoding) = request.body(&settings, &mut encoder);
+        let (body, encoding) = request.body(&mut encoder);
         limiters.wait(body.len(), lines).await;
         let mut attempt: u32 = 0;
         loop {
             let started = Instant::now();
-            let answer = client.push(body.clone(), encoding).await;
+            let answer = client.send(body.clone(), encoding).await;
             metrics
                 .request_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -123,9 +122,9 @@ pub async fn deliver(
                     metrics.request(&status.to_string());
                     if unexpected {
                         metrics.unexpected_success.inc();
-                        tracing::warn!(status, "Loki answered a push with a 2xx other than 204");
+                        tracing::warn!(status, peer, "the receiver answered with an unusual 2xx");
                     }
-                    metrics.lines_sent.inc_by(lines as u64);
+                    metrics.items_sent.inc_by(lines as u64);
                     counters.sent.inc_by(lines as u64);
                     metrics.bytes_sent.inc_by(body.len() as u64);
                     delivered += lines as u64;
@@ -141,7 +140,7 @@ pub async fn deliver(
                     // One body a minute: enough to see why, not a log flood.
                     if last_refusal_logged.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
                         last_refusal_logged = Some(Instant::now());
-                        tracing::warn!(status, %body, lines, "Loki refused a push; its lines are dropped (not retried)");
+                        tracing::warn!(status, peer, %body, items = lines, "the receiver refused a request; what it carried is dropped (not retried)");
                     }
                     last_success = Instant::now();
                     released(&metrics);
@@ -161,11 +160,11 @@ pub async fn deliver(
                     attempt = attempt.saturating_add(1);
                     if last_success.elapsed() >= settings.unhealthy_after {
                         health.failing(format!(
-                            "no successful push for {}s: {reason}",
+                            "no successful request for {}s: {reason}",
                             last_success.elapsed().as_secs()
                         ));
                     }
-                    tracing::debug!(?status, %reason, wait_ms = wait.as_millis() as u64, "Loki push failed; retrying");
+                    tracing::debug!(?status, peer, %reason, wait_ms = wait.as_millis() as u64, "request failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -175,7 +174,7 @@ pub async fn deliver(
 }
 
 /// Exponential backoff with full jitter: a random wait up to `initial × 2^attempt`, capped.
-fn backoff(settings: &LokiSettings, attempt: u32) -> Duration {
+fn backoff(settings: &DeliverySettings, attempt: u32) -> Duration {
     let ceiling = settings
         .initial_backoff
         .saturating_mul(1u32 << attempt.min(20))
@@ -183,58 +182,17 @@ fn backoff(settings: &LokiSettings, attempt: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 
-/// The optional `rate_limit`, shared by every lane: requests wait (shaping, never dropping).
-pub struct RateLimits {
-    bytes: Option<(DefaultDirectRateLimiter, u32)>,
-    lines: Option<(DefaultDirectRateLimiter, u32)>,
-}
-
-impl RateLimits {
-    pub fn new(settings: &LokiSettings) -> Self {
-        let limiter = |per_second: u64| {
-            let rate = NonZeroU32::new(per_second.clamp(1, u64::from(u32::MAX)) as u32)?;
-            Some((RateLimiter::direct(Quota::per_second(rate)), rate.get()))
-        };
-        let limit = settings.rate_limit.as_ref();
-        Self {
-            bytes: limit
-                .and_then(|l| l.bytes_per_second)
-                .and_then(|b| limiter(b.0)),
-            lines: limit
-                .and_then(|l| l.lines_per_second)
-                .and_then(|n| limiter(u64::from(n))),
-        }
-    }
-
-    async fn wait(&self, bytes: usize, lines: usize) {
-        for (limiter, amount) in [(&self.bytes, bytes), (&self.lines, lines)] {
-            let Some((limiter, burst)) = limiter else {
-                continue;
-            };
-            // A request larger than one second's worth waits in one-second steps.
-            let mut left = amount as u64;
-            while left > 0 {
-                let step = left.min(u64::from(*burst)) as u32;
-                if let Some(step) = NonZeroU32::new(step) {
-                    let _ = limiter.until_n_ready(step).await;
-                }
-                left -= u64::from(step);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sink::loki::config::LokiSink;
 
-    fn settings() -> LokiSettings {
+    fn settings() -> DeliverySettings {
         let sink: LokiSink = serde_saphyr::from_str("endpoint: http://127.0.0.1:3100").unwrap();
         let mut problems = Vec::new();
         let settings = sink.validate("sinks.loki", &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
-        settings
+        settings.delivery
     }
 
     #[test]

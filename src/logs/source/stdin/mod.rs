@@ -6,8 +6,11 @@
 //! batches and forwards them. On shutdown it stops forwarding (stop reading) and waits for
 //! every batch it forwarded to be acknowledged. End of input ends the source the same way.
 
+pub mod config;
+
 use super::SourceContext;
-use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
+use crate::logs::frame::config::Framing;
+use crate::logs::frame::{CompleteLine, Framer};
 use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Ack, Acker, LineBatch, Origin};
 use prometheus::IntCounter;
@@ -20,20 +23,12 @@ use tokio_util::sync::CancellationToken;
 
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-/// How stdin is framed.
-#[derive(Debug, Clone)]
-pub struct StdinSettings {
-    pub max_line_bytes: usize,
-    pub container: ContainerFormat,
-    pub multiline: MultilineSettings,
-}
-
 /// Reads `reader` (stdin in production) until end of input or `stop`, then waits for every
 /// forwarded batch to be acknowledged. Returns the number of events read.
 pub async fn run(
     context: SourceContext,
     reader: impl Read + Send + 'static,
-    settings: StdinSettings,
+    settings: Framing,
     out: mpsc::Sender<LineBatch>,
     stop: CancellationToken,
 ) -> u64 {

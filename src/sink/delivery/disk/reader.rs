@@ -2,7 +2,6 @@
 
 use super::frame::{self, HEADER_BYTES};
 use super::{DiskBuffer, MAGIC_LEN, Position};
-use crate::sink::loki::config::LokiEncoding;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -14,7 +13,8 @@ pub struct StoredFrame {
     pub body: bytes::Bytes,
     /// The sources' read positions once this frame is delivered (JSON), or empty.
     pub positions: bytes::Bytes,
-    pub encoding: LokiEncoding,
+    /// The sink's encoding code.
+    pub encoding: u8,
     pub lines: u32,
     pub line_bytes: u32,
     /// Just past the frame.

@@ -1,12 +1,17 @@
 use super::frame::Frame;
 use super::*;
-use crate::sink::loki::config::LokiEncoding;
-use crate::telemetry::loki::LokiFamilies;
+use crate::telemetry::delivery::{DeliveryFamilies, Naming};
 use std::io::Write;
 use std::time::Duration;
 
-fn metrics() -> LokiMetrics {
-    LokiFamilies::register(&prometheus::Registry::new()).for_sink("loki")
+fn metrics() -> DeliveryMetrics {
+    let naming = Naming {
+        prefix: "test",
+        items: "lines",
+        peer: "the receiver",
+        drop_reasons: "none",
+    };
+    DeliveryFamilies::register(&prometheus::Registry::new(), naming).for_sink("loki")
 }
 
 fn open(dir: &Path, max_bytes: u64) -> (DiskWriter, DiskReader, Recovered) {
@@ -27,7 +32,7 @@ fn request(n: u32, body_bytes: usize) -> Vec<u8> {
     Frame {
         lines: 10,
         line_bytes: 2000,
-        encoding: LokiEncoding::Protobuf,
+        encoding: 1,
         positions: Vec::new(),
         body,
     }
@@ -49,7 +54,7 @@ fn request_at(n: u32, file: &Path) -> Vec<u8> {
     Frame {
         lines: 10,
         line_bytes: 2000,
-        encoding: LokiEncoding::Protobuf,
+        encoding: 1,
         positions: serde_json::to_vec(&[position]).unwrap(),
         body: format!("request {n} ").into_bytes(),
     }
@@ -154,7 +159,7 @@ async fn frames_come_back_in_order_and_delivered_segments_are_deleted() {
         "only the segment being written is left"
     );
     assert_eq!(buffer.lock().unacked_bytes, 0);
-    assert_eq!(buffer.metrics.disk_lines.get(), 0);
+    assert_eq!(buffer.metrics.disk_items.get(), 0);
     writer.finish();
     let (_, end) = read_now(reader).await;
     assert!(
@@ -189,7 +194,7 @@ async fn a_restart_sends_again_what_was_not_acknowledged() {
     let (writer, mut reader, recovered) = open(dir.path(), 64 << 20);
     assert_eq!((recovered.frames, recovered.lines), (3, 30));
     assert_eq!(recovered.corrupted_bytes, 0);
-    assert_eq!(reader.buffer().metrics.disk_lines.get(), 30);
+    assert_eq!(reader.buffer().metrics.disk_items.get(), 30);
     writer.finish();
     let mut again = Vec::new();
     loop {

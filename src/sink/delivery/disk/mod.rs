@@ -1,4 +1,4 @@
-//! The write-ahead buffer of `when_full: disk`: push requests stored as CRC-checked frames in
+//! The write-ahead buffer of `when_full: disk`: a sink's requests stored as CRC-checked frames in
 //! segment files under `data_dir/buffers/<sink>/`, read back in order for delivery.
 //!
 //! ```text
@@ -8,7 +8,7 @@
 //!               as delivered)                        for room)                  buffer allows)
 //! ```
 //!
-//! A frame is acknowledged once Loki took (or refused for good) its request; the position just
+//! A frame is acknowledged once the receiver took (or refused for good) its request; the position just
 //! past the last acknowledged frame is kept in `ack`, and a segment whose frames are all
 //! acknowledged is deleted. On start every frame past that position is checked (length, CRC)
 //! and sent again; a segment's tail cut short by a crash is skipped, counted.
@@ -18,8 +18,8 @@ pub mod positions;
 pub mod reader;
 pub mod writer;
 
-use crate::sink::loki::config::DiskSync;
-use crate::telemetry::loki::LokiMetrics;
+use crate::sink::delivery::config::DiskSync;
+use crate::telemetry::delivery::DeliveryMetrics;
 use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
@@ -78,7 +78,7 @@ pub struct DiskBuffer {
     written: Notify,
     /// Acknowledgements made room.
     freed: Notify,
-    metrics: LokiMetrics,
+    metrics: DeliveryMetrics,
 }
 
 /// What was found on disk at start.
@@ -99,7 +99,7 @@ impl DiskBuffer {
         dir: &Path,
         max_bytes: u64,
         sync: DiskSync,
-        metrics: LokiMetrics,
+        metrics: DeliveryMetrics,
         mut positions: Positions,
     ) -> io::Result<(DiskWriter, DiskReader, Recovered)> {
         fs::create_dir_all(dir)?;
@@ -180,14 +180,14 @@ impl DiskBuffer {
 
     fn publish(&self, state: &State) {
         self.metrics.disk_bytes.set(state.unacked_bytes as i64);
-        self.metrics.disk_lines.set(state.unacked_lines as i64);
+        self.metrics.disk_items.set(state.unacked_lines as i64);
     }
 
     fn segment_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("segment-{id:020}.wal"))
     }
 
-    /// The frame ending at `end` (of `bytes` bytes, `lines` lines) is finished with: Loki took
+    /// The frame ending at `end` (of `bytes` bytes, `lines` lines) is finished with: the receiver took
     /// it or refused it for good. Acknowledgements come in the order frames were read.
     pub fn acknowledge(&self, end: Position, bytes: u64, lines: u64, positions: &[u8]) {
         let finished: Vec<u64> = {

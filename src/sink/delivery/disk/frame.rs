@@ -1,10 +1,11 @@
-//! The on-disk form of one push request: a length, a CRC32 of what follows, then the request's
-//! line count, its lines' size, its encoding and the request body exactly as it will be sent.
+//! The on-disk form of one request: a length, a CRC32 of what follows, then the request's
+//! item count (lines, samples), their size, the body's encoding and the body exactly as it
+//! will be sent.
 //!
 //! ```text
 //! u32 LE  payload length
 //! u32 LE  CRC32 (IEEE) of the payload
-//! payload: u32 LE lines · u32 LE line bytes · u8 encoding
+//! payload: u32 LE items · u32 LE item bytes · u8 encoding (the sink's code, below 0x80)
 //!          [· u32 LE positions length · positions]   (when the encoding byte has bit 0x80)
 //!          · body
 //! ```
@@ -17,8 +18,6 @@
 //! A frame cut short (the process died while writing it) or whose CRC does not match is
 //! corrupt: the reader never hands it on.
 
-use crate::sink::loki::config::LokiEncoding;
-
 /// What precedes the payload.
 pub const HEADER_BYTES: usize = 8;
 /// The payload's own fields before the body.
@@ -26,12 +25,13 @@ const FIELDS_BYTES: usize = 9;
 /// Larger lengths are garbage, not frames (a batch is at most 64 MiB of lines).
 pub const MAX_PAYLOAD_BYTES: usize = 256 << 20;
 
-/// A push request as stored.
+/// A request as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame<B, P = B> {
     pub lines: u32,
     pub line_bytes: u32,
-    pub encoding: LokiEncoding,
+    /// How the body is encoded, in the sink's own code (see [`super::super::Encoding`]).
+    pub encoding: u8,
     /// The sources' read positions once these lines are safe (JSON), or empty.
     pub positions: P,
     pub body: B,
@@ -46,7 +46,7 @@ pub enum FrameError {
     Length(usize),
     #[error("frame checksum mismatch")]
     Checksum,
-    #[error("unknown body encoding {0}")]
+    #[error("body encoding {0} is not a sink's code")]
     Encoding(u8),
 }
 
@@ -61,9 +61,9 @@ impl<B: AsRef<[u8]>, P: AsRef<[u8]>> Frame<B, P> {
         payload.extend_from_slice(&self.lines.to_le_bytes());
         payload.extend_from_slice(&self.line_bytes.to_le_bytes());
         if positions.is_empty() {
-            payload.push(encoding_byte(self.encoding));
+            payload.push(self.encoding & !WITH_POSITIONS);
         } else {
-            payload.push(encoding_byte(self.encoding) | WITH_POSITIONS);
+            payload.push((self.encoding & !WITH_POSITIONS) | WITH_POSITIONS);
             payload.extend_from_slice(&(positions.len() as u32).to_le_bytes());
             payload.extend_from_slice(positions);
         }
@@ -140,20 +140,11 @@ pub fn parse(bytes: &[u8]) -> Result<Option<ParsedFrame<'_>>, FrameError> {
     Ok(Some((parse_payload(payload, crc)?, HEADER_BYTES + length)))
 }
 
-fn encoding_byte(encoding: LokiEncoding) -> u8 {
-    match encoding {
-        LokiEncoding::Protobuf => 1,
-        LokiEncoding::Json => 2,
-        LokiEncoding::JsonGzip => 3,
-    }
-}
-
-fn encoding_from(byte: u8) -> Result<LokiEncoding, FrameError> {
+/// Code 0 is never written: a zeroed payload is not a frame.
+fn encoding_from(byte: u8) -> Result<u8, FrameError> {
     match byte {
-        1 => Ok(LokiEncoding::Protobuf),
-        2 => Ok(LokiEncoding::Json),
-        3 => Ok(LokiEncoding::JsonGzip),
-        other => Err(FrameError::Encoding(other)),
+        0 => Err(FrameError::Encoding(0)),
+        code => Ok(code),
     }
 }
 
@@ -166,7 +157,7 @@ mod tests {
         Frame {
             lines: 3,
             line_bytes: 612,
-            encoding: LokiEncoding::Protobuf,
+            encoding: 1,
             positions: Vec::new(),
             body: body.to_vec(),
         }
@@ -179,7 +170,7 @@ mod tests {
         assert_eq!(used, bytes.len());
         assert_eq!(read.lines, 3);
         assert_eq!(read.line_bytes, 612);
-        assert_eq!(read.encoding, LokiEncoding::Protobuf);
+        assert_eq!(read.encoding, 1);
         assert_eq!(read.body, b"\x00snappy body");
     }
 
@@ -216,7 +207,7 @@ mod tests {
             line_bytes in any::<u32>(),
             positions in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
-            let written = Frame { lines, line_bytes, encoding: LokiEncoding::JsonGzip, positions, body };
+            let written = Frame { lines, line_bytes, encoding: 3, positions, body };
             let bytes = written.encode();
             let (read, used) = parse(&bytes).unwrap().unwrap();
             prop_assert_eq!(used, bytes.len());
