@@ -69,19 +69,6 @@ pub async fn run(
     let admin_stop = CancellationToken::new();
     let scrape = Arc::new(ScrapeStore::new(&config.scrape));
     let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
-    for target in &config.scrape {
-        let histogram = target
-            .red
-            .as_ref()
-            .filter(|mapping| mapping.duration.is_some())
-            .and_then(|mapping| Some(latency.as_ref()?.service(&mapping.service)));
-        tokio::spawn(crate::metrics::scrape::target::run(
-            target.clone(),
-            scrape.clone(),
-            histogram,
-            admin_stop.clone(),
-        ));
-    }
     tokio::spawn(admin::serve(
         listener,
         AdminState {
@@ -126,6 +113,21 @@ pub async fn run(
             task.await
                 .map_err(|error| anyhow::anyhow!("sink `{id}`: {error}"))
         });
+    }
+
+    // After the sinks: a sink of metrics subscribes to the first scrape's results.
+    for target in &config.scrape {
+        let histogram = target
+            .red
+            .as_ref()
+            .filter(|mapping| mapping.duration.is_some())
+            .and_then(|mapping| Some(latency.as_ref()?.service(&mapping.service)));
+        tokio::spawn(crate::metrics::scrape::target::run(
+            target.clone(),
+            scrape.clone(),
+            histogram,
+            admin_stop.clone(),
+        ));
     }
 
     let redactor = Arc::new(build_redactor(&config, &metrics)?);

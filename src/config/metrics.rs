@@ -264,9 +264,50 @@ pub fn validate_scrape(
         }
         labels.insert(name.clone(), value.clone());
     }
+    if let Some(red) = &spec.red
+        && red.requests.is_none()
+        && red.duration.is_none()
+    {
+        problem("red", "name `requests`, `duration` or both".into());
+    }
+    let relabel = validate_relabel(&at, "metric_relabel", &spec.metric_relabel, problems);
+    let red = spec.red.as_ref().map(|red| RedMapping {
+        service: red.service.clone().unwrap_or_else(|| id.to_owned()),
+        requests: red.requests.clone(),
+        duration: red.duration.clone(),
+        method_label: red.method_label.clone(),
+        route_label: red.route_label.clone(),
+        status_label: red.status_label.clone(),
+    });
+    Some(ScrapeSettings {
+        id: id.to_owned(),
+        url: spec.url.clone(),
+        interval: spec.interval.0,
+        timeout: spec.timeout.0,
+        body_size_limit: spec.body_size_limit.0 as usize,
+        sample_limit: spec.sample_limit,
+        honor_labels: spec.honor_labels,
+        target_labels: labels.into_iter().collect(),
+        relabel,
+        red,
+    })
+}
+
+/// Relabel rules as written at `{at}.{field}`, validated: regexes anchored at both ends, as
+/// in Prometheus. Shared by a scrape target's `metric_relabel` and remote write's
+/// `write_relabel`.
+pub fn validate_relabel(
+    at: &str,
+    field: &str,
+    rules: &[RelabelSpec],
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<RelabelRule> {
+    let mut problem = |field: &str, message: String| {
+        problems.push(Diagnostic::new(format!("{at}.{field}"), message));
+    };
     let mut relabel = Vec::new();
-    for (index, rule) in spec.metric_relabel.iter().enumerate() {
-        let field = format!("metric_relabel[{index}]");
+    for (index, rule) in rules.iter().enumerate() {
+        let field = format!("{field}[{index}]");
         let regex = match regex::Regex::new(&format!("^(?:{})$", rule.regex)) {
             Ok(regex) => regex,
             Err(error) => {
@@ -301,32 +342,7 @@ pub fn validate_scrape(
             replacement: rule.replacement.clone(),
         });
     }
-    if let Some(red) = &spec.red
-        && red.requests.is_none()
-        && red.duration.is_none()
-    {
-        problem("red", "name `requests`, `duration` or both".into());
-    }
-    let red = spec.red.as_ref().map(|red| RedMapping {
-        service: red.service.clone().unwrap_or_else(|| id.to_owned()),
-        requests: red.requests.clone(),
-        duration: red.duration.clone(),
-        method_label: red.method_label.clone(),
-        route_label: red.route_label.clone(),
-        status_label: red.status_label.clone(),
-    });
-    Some(ScrapeSettings {
-        id: id.to_owned(),
-        url: spec.url.clone(),
-        interval: spec.interval.0,
-        timeout: spec.timeout.0,
-        body_size_limit: spec.body_size_limit.0 as usize,
-        sample_limit: spec.sample_limit,
-        honor_labels: spec.honor_labels,
-        target_labels: labels.into_iter().collect(),
-        relabel,
-        red,
-    })
+    relabel
 }
 
 pub fn validate_from_logs(

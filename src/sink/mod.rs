@@ -5,6 +5,7 @@
 pub mod console;
 pub mod delivery;
 pub mod loki;
+pub mod remote_write;
 
 crate::component_registry! {
     /// The sink types: `type` → configuration (see [`crate::component`]).
@@ -13,5 +14,7 @@ crate::component_registry! {
         Console => console::ConsoleSink,
         /// Grafana Loki's push API.
         Loki => loki::config::LokiSink,
+        /// Prometheus remote write 1.0: scraped, own and RED metrics pushed to a receiver.
+        PrometheusRemoteWrite => remote_write::config::RemoteWriteSink,
     }
 }

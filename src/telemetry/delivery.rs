@@ -10,8 +10,8 @@ use prometheus::{
 };
 
 /// Every sink kind's naming, for tests that check dashboards and rules name real metrics.
-pub fn all_namings() -> [Naming; 1] {
-    [super::loki::NAMING]
+pub fn all_namings() -> [Naming; 2] {
+    [super::loki::NAMING, super::remote_write::NAMING]
 }
 
 /// How a sink kind's delivery metrics are named and described.

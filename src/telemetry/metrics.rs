@@ -28,6 +28,7 @@ pub struct AgentMetrics {
     file_read_lag: IntGaugeVec,
     redactions: IntCounterVec,
     loki: super::loki::LokiFamilies,
+    remote_write: super::remote_write::RemoteWriteFamilies,
 }
 
 /// Metrics of one file source.
@@ -245,8 +246,10 @@ impl AgentMetrics {
             .expect("the process collector is registered once");
 
         let loki = super::loki::LokiFamilies::register(&registry);
+        let remote_write = super::remote_write::RemoteWriteFamilies::register(&registry);
         Self {
             loki,
+            remote_write,
             registry,
             events_received,
             bytes_received,
@@ -272,6 +275,10 @@ impl AgentMetrics {
 
     pub fn loki(&self, component: &str) -> super::loki::LokiMetrics {
         self.loki.for_sink(component)
+    }
+
+    pub fn remote_write(&self, component: &str) -> super::remote_write::RemoteWriteMetrics {
+        self.remote_write.for_sink(component)
     }
 
     pub fn redactions(&self, rule: &str) -> IntCounter {
@@ -360,7 +367,7 @@ mod tests {
         // What /metrics serves, with no scrape targets.
         let text = crate::metrics::serve::exposition(
             &metrics,
-            &crate::metrics::scrape::ScrapeStore::default(),
+            &crate::metrics::scrape::ScrapeStore::new(&[]),
             crate::metrics::exposition::Format::Text,
         );
         assert!(text.contains("vigia_source_events_total{component=\"stdin\"} 3"));

@@ -7,5 +7,6 @@ pub mod logging;
 pub mod loki;
 pub mod metrics;
 pub mod register;
+pub mod remote_write;
 
 pub use metrics::AgentMetrics;

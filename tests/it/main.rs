@@ -14,6 +14,7 @@ mod loki;
 mod metrics;
 mod observability;
 mod parse;
+mod remote_write;
 mod run;
 mod support;
 mod tailer_limits;

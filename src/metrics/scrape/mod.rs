@@ -1,5 +1,5 @@
 //! Scraping services' `/metrics` and keeping the latest result of each target for the
-//! agent's own `/metrics`.
+//! agent's own `/metrics`; every result is also published to subscribers (remote write).
 
 pub mod red_map;
 pub mod relabel;
@@ -15,6 +15,8 @@ use std::time::Duration;
 /// A target's last scrape.
 #[derive(Debug, Clone)]
 pub struct TargetState {
+    /// When the scrape started (Unix milliseconds): its samples' timestamp.
+    pub timestamp_ms: i64,
     pub up: bool,
     pub duration: Duration,
     pub scraped: usize,
@@ -24,13 +26,31 @@ pub struct TargetState {
 }
 
 /// The targets, and their last results.
-#[derive(Default)]
 pub struct ScrapeStore {
     targets: Mutex<BTreeMap<String, (TargetLabels, Option<TargetState>)>>,
+    updates: tokio::sync::broadcast::Sender<ScrapeUpdate>,
 }
 
 /// The labels every series of a target gets.
-type TargetLabels = Vec<(Arc<str>, String)>;
+pub type TargetLabels = Arc<Vec<(Arc<str>, String)>>;
+
+/// One scrape's result, as published to subscribers.
+#[derive(Debug, Clone)]
+pub struct ScrapeUpdate {
+    pub target: Arc<str>,
+    pub labels: TargetLabels,
+    pub state: TargetState,
+}
+
+/// Results a slow subscriber may fall behind by before it misses some (and counts them).
+const UPDATES_CAPACITY: usize = 1024;
+
+impl Default for ScrapeStore {
+    /// No targets.
+    fn default() -> Self {
+        Self::new(&[])
+    }
+}
 
 impl ScrapeStore {
     pub fn new(settings: &[ScrapeSettings]) -> Self {
@@ -42,19 +62,31 @@ impl ScrapeStore {
                     .iter()
                     .map(|(n, v)| (Arc::from(n.as_str()), v.clone()))
                     .collect();
-                (s.id.clone(), (labels, None))
+                (s.id.clone(), (Arc::new(labels), None))
             })
             .collect();
         Self {
             targets: Mutex::new(targets),
+            updates: tokio::sync::broadcast::channel(UPDATES_CAPACITY).0,
         }
     }
 
     pub fn set(&self, target: &str, state: TargetState) {
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = targets.get_mut(target) {
+            // No subscriber is not an error: nothing pushes the metrics.
+            let _ = self.updates.send(ScrapeUpdate {
+                target: Arc::from(target),
+                labels: entry.0.clone(),
+                state: state.clone(),
+            });
             entry.1 = Some(state);
         }
+    }
+
+    /// Every result from now on, in the order the scrapes finished.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ScrapeUpdate> {
+        self.updates.subscribe()
     }
 
     /// The scraped families (merged across targets by name), then `up`,
@@ -120,7 +152,7 @@ impl ScrapeStore {
             for (family, value) in reports.iter_mut().zip(values) {
                 family.samples.push(OwnedSample {
                     name: Arc::from(family.name.as_str()),
-                    labels: labels.clone(),
+                    labels: labels.to_vec(),
                     value,
                     timestamp_ms: None,
                     exemplar: None,

@@ -42,6 +42,7 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
+        let timestamp_ms = crate::logs::timestamp::now_nanos() / 1_000_000;
         let result = scrape(&client, &settings, &target_labels).await;
         let duration = started.elapsed();
         let state = match result {
@@ -57,6 +58,7 @@ pub async fn run(
                     collected.families.extend(derived);
                 }
                 TargetState {
+                    timestamp_ms,
                     up: true,
                     duration,
                     scraped: collected.scraped,
@@ -71,6 +73,7 @@ pub async fn run(
                 }
                 last_error = Some(error);
                 TargetState {
+                    timestamp_ms,
                     up: false,
                     duration,
                     scraped: 0,

@@ -34,7 +34,7 @@ pub struct Body<'a> {
     pub bytes: bytes::Bytes,
     pub content_type: &'a str,
     pub content_encoding: Option<&'a str>,
-    /// Protocol headers (set after the configured ones: they win).
+    /// Protocol headers (they replace configured ones of the same name).
     pub protocol_headers: &'a [(&'a str, &'a str)],
 }
 
@@ -98,18 +98,25 @@ impl HttpSender {
 
     /// Posts `body` and says what the answer means.
     pub async fn post(&mut self, body: Body<'_>) -> Answer {
-        let mut request = self
-            .http
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header("Content-Type", body.content_type)
-            .body(body.bytes);
-        if let Some(encoding) = body.content_encoding {
-            request = request.header("Content-Encoding", encoding);
+        // The protocol's headers replace any configured header of the same name.
+        let mut headers = self.headers.clone();
+        let protocol = [
+            ("content-type", Some(body.content_type)),
+            ("content-encoding", body.content_encoding),
+        ];
+        for (name, value) in protocol
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .chain(body.protocol_headers.iter().copied())
+        {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
         }
-        for (name, value) in body.protocol_headers {
-            request = request.header(*name, *value);
-        }
+        let mut request = self.http.post(&self.url).headers(headers).body(body.bytes);
         request = match &mut self.auth {
             Some(Auth::Basic { username, password }) => {
                 request.basic_auth(username.as_str(), Some(password.current()))

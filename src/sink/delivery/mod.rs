@@ -235,10 +235,8 @@ impl<E: Encoder> Outbox<E> {
         self.lanes.len()
     }
 
-    /// Room in the memory buffer for `bytes`, if there is some now: `Ok(None)` with the disk
-    /// buffer (a request leaves memory when written), `Err(Full)` when the policy is
-    /// `drop_newest` and there is none. With `block`, `Ok(None)` means "wait with
-    /// [`Outbox::admit`]" — see [`Admission`].
+    /// Whether `bytes` more may enter the memory buffer now, under the `when_full` policy
+    /// (with the disk buffer, always: a request leaves memory once written).
     pub fn try_admit(&self, bytes: usize) -> Admission {
         let wanted = self.wanted(bytes);
         match self.settings.when_full {
@@ -353,7 +351,7 @@ pub enum Admission {
 
 /// The lane of a key (a stream's selector, a series' labels): the same for every request
 /// carrying it.
-pub fn lane_of(key: &str, lanes: usize) -> usize {
+pub fn lane_of<K: std::hash::Hash + ?Sized>(key: &K, lanes: usize) -> usize {
     let mut hasher = rustc_hash::FxHasher::default();
     std::hash::Hash::hash(key, &mut hasher);
     (std::hash::Hasher::finish(&hasher) % lanes as u64) as usize

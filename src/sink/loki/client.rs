@@ -57,4 +57,8 @@ impl Client for LokiClient {
             })
             .await
     }
+
+    fn peer(&self) -> &'static str {
+        STATUSES.peer
+    }
 }

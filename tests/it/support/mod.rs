@@ -6,6 +6,8 @@ pub mod files;
 pub mod golden;
 pub mod loki;
 pub mod prometheus;
+pub mod remote_write;
+pub mod target;
 pub mod writer;
 
 use std::time::{Duration, Instant};
