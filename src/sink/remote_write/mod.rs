@@ -220,10 +220,8 @@ impl Writer {
                 used[lane] = true;
                 self.pending[lane].add(point);
             }
-            for lane in 0..lanes {
-                if !used[lane] {
-                    continue;
-                }
+            let touched: Vec<usize> = (0..lanes).filter(|lane| used[*lane]).collect();
+            for lane in touched {
                 if let Some(permit) = &permit {
                     self.pending[lane].share(permit.clone());
                 }
