@@ -15,6 +15,7 @@ mod metrics;
 mod observability;
 mod parse;
 mod remote_write;
+mod remote_write_prometheus;
 mod run;
 mod support;
 mod tailer_limits;

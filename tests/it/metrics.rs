@@ -14,7 +14,7 @@ use vigia::metrics::exposition::parser::parse_body;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn node_exporter() -> (Daemon, String) {
+pub fn node_exporter() -> (Daemon, String) {
     let port = free_port();
     let daemon = Daemon::start(
         "prometheus-node-exporter",
@@ -39,7 +39,7 @@ fn agent(dir: &Path, url: &str) -> Agent {
     Agent::start(&["--config", config.to_str().unwrap()])
 }
 
-const ACCESS_LOG: &str = r#"10.1.2.3 - - [22/Nov/2026:10:00:00 +0000] "GET /orders/1842 HTTP/1.1" 200 512 "-" "curl/8.5.0" 0.042
+pub const ACCESS_LOG: &str = r#"10.1.2.3 - - [22/Nov/2026:10:00:00 +0000] "GET /orders/1842 HTTP/1.1" 200 512 "-" "curl/8.5.0" 0.042
 10.1.2.3 - - [22/Nov/2026:10:00:01 +0000] "GET /orders/1843 HTTP/1.1" 200 498 "-" "curl/8.5.0" 0.061
 10.1.2.4 - - [22/Nov/2026:10:00:02 +0000] "POST /orders HTTP/1.1" 503 0 "-" "okhttp/4.12" 0.733
 "#;

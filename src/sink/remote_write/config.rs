@@ -38,7 +38,8 @@ pub struct RemoteWriteSink {
     /// `X-Prometheus-Remote-Write-Version`, `User-Agent`) cannot be set.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
+    /// Prometheus's defaults: 30ms, then doubling up to 5s.
+    #[serde(default = "default_retry")]
     pub retry: RetrySection,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -64,6 +65,13 @@ pub struct QueueSection {
     /// …or when its oldest sample has waited this long.
     #[serde(default = "default_batch_send_deadline")]
     pub batch_send_deadline: HumanDuration,
+}
+
+fn default_retry() -> RetrySection {
+    RetrySection {
+        initial_backoff: HumanDuration::from_millis(30),
+        max_backoff: HumanDuration::from_secs(5),
+    }
 }
 
 fn default_max_samples_per_send() -> usize {

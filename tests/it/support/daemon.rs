@@ -17,11 +17,25 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(program: &str, args: &[String]) -> Daemon {
+        Self::spawn(program, args, Stdio::null())
+    }
+
+    /// With its standard error appended to `log`.
+    pub fn start_logged(program: &str, args: &[String], log: &std::path::Path) -> Daemon {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the daemon's log");
+        Self::spawn(program, args, Stdio::from(file))
+    }
+
+    fn spawn(program: &str, args: &[String], stderr: Stdio) -> Daemon {
         let child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("start {program} (scripts/test.sh installs it): {e}"));
         Daemon { child }

@@ -7,8 +7,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 pub struct Prometheus {
-    _daemon: Daemon,
+    daemon: Daemon,
     pub port: u16,
+    /// For a receiver: how to start it again (same port, same storage).
+    args: Vec<String>,
+    pub log: Option<std::path::PathBuf>,
 }
 
 impl Prometheus {
@@ -37,9 +40,72 @@ impl Prometheus {
             ],
         );
         Self {
-            _daemon: daemon,
+            daemon,
             port,
+            args: Vec::new(),
+            log: None,
         }
+    }
+
+    /// A Prometheus that scrapes nothing and takes remote write on `/api/v1/write`; its log
+    /// goes to `dir/prometheus.log`.
+    pub fn receiver(dir: &Path) -> Self {
+        let port = free_port();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
+        let args = vec![
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--web.enable-remote-write-receiver".to_owned(),
+        ];
+        let log = dir.join("prometheus.log");
+        let daemon = Daemon::start_logged("prometheus", &args, &log);
+        let prometheus = Self {
+            daemon,
+            port,
+            args,
+            log: Some(log),
+        };
+        prometheus.wait_ready();
+        prometheus
+    }
+
+    pub fn write_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v1/write", self.port)
+    }
+
+    fn wait_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/-/ready", self.port);
+        super::wait_for(
+            std::time::Duration::from_secs(60),
+            "Prometheus to be ready",
+            || http_get(&url).ok().filter(|(status, _)| *status == 200),
+        );
+    }
+
+    /// Down: killed, as a crash or an eviction would.
+    pub fn stop(&mut self) {
+        self.daemon.stop();
+    }
+
+    /// Up again on the same port with the same storage (a receiver).
+    pub fn restart(&mut self) {
+        self.daemon.stop();
+        let log = self.log.clone().expect("a receiver");
+        self.daemon = Daemon::start_logged("prometheus", &self.args, &log);
+        self.wait_ready();
+    }
+
+    /// A counter or gauge from Prometheus's own /metrics (the sum over its series).
+    pub fn own_metric(&self, name: &str) -> f64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let body = http_get(&url).map(|(_, body)| body).unwrap_or_default();
+        body.lines()
+            .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+            .filter(|line| line[name.len()..].starts_with([' ', '{']))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// The result vector of an instant query (empty when there is none or no answer yet).
