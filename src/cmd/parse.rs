@@ -126,7 +126,7 @@ fn write(
     normalizer: &mut Normalizer,
     origin: &Origin,
     events: &mut Vec<crate::logs::frame::CompleteLine>,
-    counters: &crate::telemetry::metrics::SourceCounters,
+    counters: &crate::telemetry::agent_metrics::SourceCounters,
     line: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     for raw in raw_lines(events.drain(..), now_nanos(), None, counters) {

@@ -8,7 +8,7 @@ pub mod duration;
 pub mod interpolate;
 pub mod latency;
 pub mod located;
-pub mod metrics;
+pub mod metrics_section;
 pub mod raw;
 pub mod slo;
 pub mod validate;

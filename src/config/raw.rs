@@ -26,9 +26,9 @@ pub struct ConfigFile {
     pub redaction: RedactionSection,
     #[serde(
         default,
-        skip_serializing_if = "super::metrics::MetricsSection::is_empty"
+        skip_serializing_if = "super::metrics_section::MetricsSection::is_empty"
     )]
-    pub metrics: super::metrics::MetricsSection,
+    pub metrics: super::metrics_section::MetricsSection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<super::latency::LatencySection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,8 +22,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
     pub redaction: RedactionConfig,
-    pub scrape: Vec<super::metrics::ScrapeSettings>,
-    pub from_logs: Option<super::metrics::FromLogsSettings>,
+    pub scrape: Vec<super::metrics_section::ScrapeSettings>,
+    pub from_logs: Option<super::metrics_section::FromLogsSettings>,
     pub latency: super::latency::LatencySettings,
     pub slo: super::slo::SloSection,
 }
@@ -180,7 +180,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .scrape
         .iter()
         .filter_map(|(id, spec)| {
-            super::metrics::validate_scrape(
+            super::metrics_section::validate_scrape(
                 id,
                 spec,
                 |name| std::env::var(name).ok(),
@@ -189,11 +189,10 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         })
         .collect();
     let source_names: Vec<&str> = file.sources.keys().map(String::as_str).collect();
-    let from_logs = file
-        .metrics
-        .from_logs
-        .as_ref()
-        .map(|spec| super::metrics::validate_from_logs(spec, &source_names, &mut problems));
+    let from_logs =
+        file.metrics.from_logs.as_ref().map(|spec| {
+            super::metrics_section::validate_from_logs(spec, &source_names, &mut problems)
+        });
 
     let slo = file.slo.clone().unwrap_or_default();
     super::slo::validate(&slo, &mut problems);

@@ -4,8 +4,8 @@
 use crate::component::{Sink, SinkContext, SinkSpec, SinkTask, ValidationContext};
 use crate::config::diagnostics::Diagnostic;
 use crate::pipeline::{Delivery, RecordBatch};
+use crate::telemetry::agent_metrics::SinkCounters;
 use crate::telemetry::health::ComponentHealth;
-use crate::telemetry::metrics::SinkCounters;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};

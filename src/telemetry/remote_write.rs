@@ -38,7 +38,7 @@ impl RemoteWriteFamilies {
                 registry,
                 "vigia_remote_write_scrapes_missed_total",
                 "Scrape results the sink fell too far behind to take (its memory buffer was full \
-                 with `when_full: block` for longer than 1,024 scrapes).",
+                 with `when_full: block` for longer than 256 scrapes).",
                 &one,
             ),
             stale_markers: register_counter(

@@ -64,7 +64,9 @@ sinks:
         prometheus.query_some("up{job=\"node\"}")
     });
     assert_eq!(up[0]["value"][1], "1");
-    let instance = url.trim_start_matches("http://").trim_end_matches("/metrics");
+    let instance = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
     assert_eq!(up[0]["metric"]["instance"], instance);
     let cpu = wait_for(WAIT, "node_cpu_seconds_total", || {
         prometheus.query_some("node_cpu_seconds_total{job=\"node\",mode=\"idle\"}")
@@ -116,9 +118,13 @@ sinks:
 
     // The target removed: its series are stale at once, `up` is 0.
     exporter.stop();
-    wait_for(Duration::from_secs(20), "node series stale in Prometheus", || {
-        let cpu = prometheus.query("node_cpu_seconds_total{job=\"node\"}");
-        let up = prometheus.query("up{job=\"node\"}");
-        (cpu.is_empty() && up.first()?["value"][1] == "0").then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "node series stale in Prometheus",
+        || {
+            let cpu = prometheus.query("node_cpu_seconds_total{job=\"node\"}");
+            let up = prometheus.query("up{job=\"node\"}");
+            (cpu.is_empty() && up.first()?["value"][1] == "0").then_some(())
+        },
+    );
 }

@@ -2,6 +2,7 @@
 //! pipeline through a bounded channel and learns from the ack path when they are delivered.
 
 pub mod file;
+pub mod in_flight;
 pub mod stdin;
 
 crate::component_registry! {
@@ -17,8 +18,8 @@ crate::component_registry! {
 use crate::logs::frame::CompleteLine;
 use crate::pipeline::RawLine;
 use crate::telemetry::AgentMetrics;
+use crate::telemetry::agent_metrics::SourceCounters;
 use crate::telemetry::health::ComponentHealth;
-use crate::telemetry::metrics::SourceCounters;
 use std::sync::Arc;
 
 /// What every source task is given.

@@ -5,7 +5,7 @@ pub mod red_map;
 pub mod relabel;
 pub mod target;
 
-use crate::config::metrics::ScrapeSettings;
+use crate::config::metrics_section::ScrapeSettings;
 use crate::metrics::exposition::MetricType;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
 use std::collections::BTreeMap;
@@ -28,7 +28,20 @@ pub struct TargetState {
 /// The targets, and their last results.
 pub struct ScrapeStore {
     targets: Mutex<BTreeMap<String, (TargetLabels, Option<TargetState>)>>,
-    updates: tokio::sync::broadcast::Sender<ScrapeUpdate>,
+    subscribers: Mutex<Vec<Subscriber>>,
+}
+
+/// A subscriber's end of the results: a bounded queue, and the results it missed.
+struct Subscriber {
+    updates: tokio::sync::mpsc::Sender<ScrapeUpdate>,
+    missed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What [`ScrapeStore::subscribe`] hands out.
+pub struct Subscription {
+    pub updates: tokio::sync::mpsc::Receiver<ScrapeUpdate>,
+    /// Results not queued because the subscriber was `UPDATES_CAPACITY` behind.
+    pub missed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The labels every series of a target gets.
@@ -42,8 +55,9 @@ pub struct ScrapeUpdate {
     pub state: TargetState,
 }
 
-/// Results a slow subscriber may fall behind by before it misses some (and counts them).
-const UPDATES_CAPACITY: usize = 1024;
+/// Results a slow subscriber may fall behind by before it misses some (and counts them). A
+/// result leaves memory once taken: a queue, not a ring that keeps the last ones.
+pub const UPDATES_CAPACITY: usize = 256;
 
 impl Default for ScrapeStore {
     /// No targets.
@@ -67,26 +81,46 @@ impl ScrapeStore {
             .collect();
         Self {
             targets: Mutex::new(targets),
-            updates: tokio::sync::broadcast::channel(UPDATES_CAPACITY).0,
+            subscribers: Mutex::new(Vec::new()),
         }
     }
 
     pub fn set(&self, target: &str, state: TargetState) {
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = targets.get_mut(target) {
-            // No subscriber is not an error: nothing pushes the metrics.
-            let _ = self.updates.send(ScrapeUpdate {
-                target: Arc::from(target),
-                labels: entry.0.clone(),
-                state: state.clone(),
-            });
+            let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+            subscribers.retain(|subscriber| !subscriber.updates.is_closed());
+            for subscriber in subscribers.iter() {
+                let update = ScrapeUpdate {
+                    target: Arc::from(target),
+                    labels: entry.0.clone(),
+                    state: state.clone(),
+                };
+                if subscriber.updates.try_send(update).is_err() {
+                    subscriber
+                        .missed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             entry.1 = Some(state);
         }
     }
 
     /// Every result from now on, in the order the scrapes finished.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ScrapeUpdate> {
-        self.updates.subscribe()
+    pub fn subscribe(&self) -> Subscription {
+        let (updates, receiver) = tokio::sync::mpsc::channel(UPDATES_CAPACITY);
+        let missed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Subscriber {
+                updates,
+                missed: missed.clone(),
+            });
+        Subscription {
+            updates: receiver,
+            missed,
+        }
     }
 
     /// The scraped families (merged across targets by name), then `up`,

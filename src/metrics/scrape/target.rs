@@ -3,7 +3,7 @@
 
 use super::relabel::{apply, attach_target_labels};
 use super::{ScrapeStore, TargetState};
-use crate::config::metrics::ScrapeSettings;
+use crate::config::metrics_section::ScrapeSettings;
 use crate::latency::histogram::HistogramFeed;
 use crate::latency::monitor::ServiceLatency;
 use crate::metrics::exposition::family::{CollectError, Collected, Collector};
@@ -33,7 +33,12 @@ pub async fn run(
         .iter()
         .map(|(n, v)| (Arc::from(n.as_str()), v.clone()))
         .collect();
-    let mut ticker = tokio::time::interval(settings.interval);
+    // Like Prometheus, each target is scraped at its own phase of the interval (from a hash
+    // of its name and URL): a hundred targets are not all scraped, parsed and held at once.
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + phase(&settings),
+        settings.interval,
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_error: Option<String> = None;
     loop {
@@ -84,6 +89,21 @@ pub async fn run(
         };
         store.set(&settings.id, state);
     }
+}
+
+/// Where in the interval the target's scrapes fall: the same for the same target, spread
+/// across targets (the first scrape waits for it, as in Prometheus), within the first 15 s
+/// of a longer interval so a new agent's first scrape is never minutes away.
+fn phase(settings: &ScrapeSettings) -> std::time::Duration {
+    let mut hasher = rustc_hash::FxHasher::default();
+    std::hash::Hash::hash(&(&settings.id, &settings.url), &mut hasher);
+    let hash = std::hash::Hasher::finish(&hasher);
+    let spread = settings
+        .interval
+        .min(std::time::Duration::from_secs(15))
+        .as_nanos()
+        .max(1) as u64;
+    std::time::Duration::from_nanos(hash % spread)
 }
 
 async fn scrape(

@@ -30,9 +30,9 @@ pub mod rate;
 pub mod snappy;
 
 use crate::pipeline::Delivery;
+use crate::telemetry::agent_metrics::SinkCounters;
 use crate::telemetry::delivery::DeliveryMetrics;
 use crate::telemetry::health::ComponentHealth;
-use crate::telemetry::metrics::SinkCounters;
 use config::{DeliverySettings, WhenFull};
 use deliver::{Lane, Ready, deliver};
 use disk::frame::Frame;

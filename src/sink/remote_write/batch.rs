@@ -6,9 +6,9 @@ use super::proto::{self, Sample, TimeSeries, WriteRequest};
 use super::series::{Point, Series};
 use crate::pipeline::Delivery;
 use crate::sink::delivery::http::{Body, HttpSender, Statuses};
-use crate::sink::delivery::snappy::SnappyProtobuf;
+use crate::sink::delivery::snappy::SnappyBlock;
 use crate::sink::delivery::{Answer, Batch, Client, Encoder};
-use std::collections::HashMap;
+use prost::Message;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -20,10 +20,12 @@ pub fn point_bytes(point: &Point) -> usize {
     point.series.label_bytes() + SAMPLE_OVERHEAD_BYTES
 }
 
+/// A write request being filled: its samples in the order they came (a series' samples in
+/// time order), each with its series. A series may appear in several entries of a request,
+/// as in Prometheus's own requests; receivers take them in order.
 #[derive(Default)]
 pub struct PendingWrite {
-    index: HashMap<Series, usize>,
-    series: Vec<(Series, Vec<Sample>)>,
+    points: Vec<(Series, Sample)>,
     pub samples: usize,
     pub bytes: usize,
     /// Buffer space held until the request is finished with (shared with the other lanes a
@@ -36,8 +38,6 @@ impl PendingWrite {
         self.samples == 0
     }
 
-    /// Adds a point; the samples of a series stay in the order they were added (the order of
-    /// the scrapes: time order).
     pub fn add(&mut self, point: Point) {
         self.bytes += point_bytes(&point);
         self.samples += 1;
@@ -45,35 +45,42 @@ impl PendingWrite {
             value: point.value,
             timestamp: point.timestamp,
         };
-        match self.index.get(&point.series) {
-            Some(&at) => self.series[at].1.push(sample),
-            None => {
-                self.index.insert(point.series.clone(), self.series.len());
-                self.series.push((point.series, vec![sample]));
-            }
-        }
+        self.points.push((point.series, sample));
     }
 
     pub fn share(&mut self, permit: Arc<OwnedSemaphorePermit>) {
         self.permits.push(permit);
     }
 
+    /// The request, as a message (tests; the encoder writes it without building it).
     pub fn to_request(&self) -> WriteRequest {
         WriteRequest {
             timeseries: self
-                .series
+                .points
                 .iter()
-                .map(|(series, samples)| {
-                    let mut samples = samples.clone();
-                    // Stable: equal timestamps keep their order.
-                    samples.sort_by_key(|s| s.timestamp);
-                    TimeSeries {
-                        labels: series.0.to_vec(),
-                        samples,
-                    }
+                .map(|(series, sample)| TimeSeries {
+                    labels: series.labels(),
+                    samples: vec![*sample],
                 })
                 .collect(),
             metadata: Vec::new(),
+        }
+    }
+
+    /// Writes the request's protobuf: the same bytes as `to_request().encode()`, without
+    /// copying every label into a message first.
+    pub fn encode_to(&self, out: &mut Vec<u8>) {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+        for (series, sample) in &self.points {
+            let labels = series.encoded_labels();
+            let sample_len = sample.encoded_len();
+            let series_len = labels.len() + 1 + encoded_len_varint(sample_len as u64) + sample_len;
+            encode_key(1, WireType::LengthDelimited, out);
+            encode_varint(series_len as u64, out);
+            out.extend_from_slice(labels);
+            encode_key(2, WireType::LengthDelimited, out);
+            encode_varint(sample_len as u64, out);
+            prost::Message::encode_raw(sample, out);
         }
     }
 }
@@ -103,14 +110,21 @@ impl Batch for PendingWrite {
 
 #[derive(Default)]
 pub struct WriteEncoder {
-    body: SnappyProtobuf,
+    body: SnappyBlock,
+    encoded: Vec<u8>,
 }
 
 impl Encoder for WriteEncoder {
     type Batch = PendingWrite;
 
     fn encode(&mut self, batch: &PendingWrite) -> (bytes::Bytes, u8) {
-        (self.body.encode(&batch.to_request()), ENCODING_CODE)
+        self.encoded.clear();
+        batch.encode_to(&mut self.encoded);
+        let body = self.body.compress(&self.encoded);
+        if self.encoded.capacity() > 4 * self.encoded.len().max(64 * 1024) {
+            self.encoded = Vec::new();
+        }
+        (body, ENCODING_CODE)
     }
 }
 
@@ -153,5 +167,44 @@ impl Client for WriteClient {
 
     fn peer(&self) -> &'static str {
         STATUSES.peer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_written_as_prost_would_write_it() {
+        let shaper = super::super::series::Shaper {
+            write_relabel: Vec::new(),
+            external_labels: Vec::new(),
+        };
+        let series = |name: &str, route: &str| {
+            let sample = crate::metrics::exposition::family::OwnedSample {
+                name: Arc::from(name),
+                labels: vec![(Arc::from("route"), route.to_owned())],
+                value: 0.0,
+                timestamp_ms: None,
+                exemplar: None,
+            };
+            shaper.series(&sample).unwrap()
+        };
+        let mut pending = PendingWrite::default();
+        for (i, (name, route)) in [("a_total", "/x"), ("b", "/ünïcode"), ("a_total", "/x")]
+            .into_iter()
+            .enumerate()
+        {
+            pending.add(Point {
+                series: series(name, route),
+                value: if i == 1 { proto::stale_nan() } else { i as f64 },
+                timestamp: 1_795_000_000_000 + i as i64,
+            });
+        }
+        let mut written = Vec::new();
+        pending.encode_to(&mut written);
+        assert_eq!(written, pending.to_request().encode_to_vec());
+        let decoded = WriteRequest::decode(written.as_slice()).unwrap();
+        assert!(proto::is_stale_nan(decoded.timeseries[1].samples[0].value));
     }
 }

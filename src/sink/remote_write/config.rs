@@ -4,7 +4,7 @@
 use crate::component::{Sink, SinkContext, SinkInput, SinkSpec, SinkTask, ValidationContext};
 use crate::config::diagnostics::Diagnostic;
 use crate::config::duration::HumanDuration;
-use crate::config::metrics::{RelabelRule, RelabelSpec, validate_relabel};
+use crate::config::metrics_section::{RelabelRule, RelabelSpec, validate_relabel};
 use crate::sink::delivery::config::{
     BatchLimits, BufferSection, DeliverySettings, HttpAuth, HttpDelivery, RetrySection, TlsSection,
     WhenFull, default_concurrency, default_request_timeout, default_unhealthy_after,

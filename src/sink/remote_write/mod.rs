@@ -28,7 +28,6 @@ use batch::{PendingWrite, WriteClient, WriteEncoder, point_bytes};
 use config::RemoteWriteSettings;
 use series::{Point, Series, Shaper, Staleness};
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
 
 /// Runs until the pipeline drains (`cx.shutdown`), then writes stale markers for every
 /// series and delivers (or, with the disk buffer, stores) what it holds.
@@ -46,7 +45,7 @@ pub async fn run(settings: RemoteWriteSettings, cx: SinkContext) -> anyhow::Resu
         || WriteClient::new(&settings),
         WriteEncoder::default,
     )?;
-    let mut updates = cx.scrape.subscribe();
+    let mut subscription = cx.scrape.subscribe();
     let lanes = outbox.lanes();
     let deadline_after = settings.delivery.batch_max_wait;
     let own_labels: Vec<(Arc<str>, String)> = settings
@@ -94,13 +93,16 @@ pub async fn run(settings: RemoteWriteSettings, cx: SinkContext) -> anyhow::Resu
                 deadline = None;
                 writer.cut_all().await;
             }
-            update = updates.recv(), if scrapes_open => match update {
-                Ok(update) => writer.scrape(&update).await,
-                Err(RecvError::Lagged(missed)) => {
-                    writer.metrics.scrapes_missed.inc_by(missed);
-                    tracing::warn!(missed, "remote write fell behind the scrapes; their samples are not sent");
+            update = subscription.updates.recv(), if scrapes_open => match update {
+                Some(update) => {
+                    let missed = subscription.missed.swap(0, std::sync::atomic::Ordering::Relaxed);
+                    if missed > 0 {
+                        writer.metrics.scrapes_missed.inc_by(missed);
+                        tracing::warn!(missed, "remote write fell behind the scrapes; their samples are not sent");
+                    }
+                    writer.scrape(&update).await;
                 }
-                Err(RecvError::Closed) => scrapes_open = false,
+                None => scrapes_open = false,
             },
             _ = own_tick => {
                 let families = from_registry(&cx.agent.gather());

@@ -3,28 +3,95 @@
 //! empty) and its timestamp; and the staleness bookkeeping that says which series ended.
 
 use super::proto::Label;
-use crate::config::metrics::RelabelRule;
+use crate::config::metrics_section::RelabelRule;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
 use crate::metrics::scrape::ScrapeUpdate;
 use crate::metrics::scrape::relabel;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// A series: its labels, sorted by name, names unique, values not empty.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Series(pub Arc<[Label]>);
+/// A series: its labels — sorted by name, names unique, values not empty — kept as the
+/// protobuf bytes of `TimeSeries.labels` (written once, copied into each request), and their
+/// hash. One allocation a series: a target's thousands of series stay small.
+#[derive(Debug, Clone)]
+pub struct Series {
+    encoded: Arc<[u8]>,
+    pub hash: u64,
+}
+
+impl PartialEq for Series {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+            && (Arc::ptr_eq(&self.encoded, &other.encoded) || self.encoded == other.encoded)
+    }
+}
+
+impl Eq for Series {}
+
+impl std::hash::Hash for Series {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 impl Series {
-    /// Bytes of its labels.
-    pub fn label_bytes(&self) -> usize {
-        self.0.iter().map(|l| l.name.len() + l.value.len()).sum()
+    /// From labels already sorted by name, unique and not empty.
+    fn from_sorted(labels: &[(&str, &str)]) -> Self {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+        let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+        let size: usize = labels
+            .iter()
+            .map(|(name, value)| field(field(name.len()) + field(value.len())))
+            .sum();
+        let mut encoded = Vec::with_capacity(size);
+        for (name, value) in labels {
+            encode_key(1, WireType::LengthDelimited, &mut encoded);
+            encode_varint(
+                (field(name.len()) + field(value.len())) as u64,
+                &mut encoded,
+            );
+            for (tag, text) in [(1, name), (2, value)] {
+                encode_key(tag, WireType::LengthDelimited, &mut encoded);
+                encode_varint(text.len() as u64, &mut encoded);
+                encoded.extend_from_slice(text.as_bytes());
+            }
+        }
+        let mut hasher = rustc_hash::FxHasher::default();
+        std::hash::Hasher::write(&mut hasher, &encoded);
+        Self {
+            hash: std::hash::Hasher::finish(&hasher),
+            encoded: encoded.into(),
+        }
     }
 
-    pub fn name(&self) -> &str {
-        self.0
-            .iter()
+    /// The protobuf bytes of the series' labels (repeated field 1 of `TimeSeries`).
+    pub fn encoded_labels(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// What the series costs in memory, about.
+    pub fn label_bytes(&self) -> usize {
+        self.encoded.len()
+    }
+
+    /// The labels, decoded (tests and diagnostics: requests copy the bytes).
+    pub fn labels(&self) -> Vec<Label> {
+        #[derive(prost::Message)]
+        struct Labels {
+            #[prost(message, repeated, tag = "1")]
+            labels: Vec<Label>,
+        }
+        <Labels as prost::Message>::decode(&self.encoded[..])
+            .map(|decoded| decoded.labels)
+            .unwrap_or_default()
+    }
+
+    pub fn name(&self) -> String {
+        self.labels()
+            .into_iter()
             .find(|l| l.name == "__name__")
-            .map_or("", |l| l.value.as_str())
+            .map(|l| l.value)
+            .unwrap_or_default()
     }
 }
 
@@ -46,35 +113,32 @@ pub struct Shaper {
 impl Shaper {
     /// The sample's series, or `None` when `write_relabel` drops it.
     pub fn series(&self, sample: &OwnedSample) -> Option<Series> {
-        let mut sample = sample.clone();
-        if !relabel::apply(&self.write_relabel, &mut sample) {
-            return None;
-        }
-        let mut labels: Vec<Label> = Vec::with_capacity(sample.labels.len() + 1);
-        labels.push(Label {
-            name: "__name__".to_owned(),
-            value: sample.name.to_string(),
-        });
-        for (name, value) in sample.labels {
-            labels.push(Label {
-                name: name.to_string(),
-                value,
-            });
-        }
+        let relabeled;
+        let sample = if self.write_relabel.is_empty() {
+            sample
+        } else {
+            let mut copy = sample.clone();
+            if !relabel::apply(&self.write_relabel, &mut copy) {
+                return None;
+            }
+            relabeled = copy;
+            &relabeled
+        };
+        let mut labels: Vec<(&str, &str)> =
+            Vec::with_capacity(sample.labels.len() + 1 + self.external_labels.len());
+        labels.push(("__name__", &sample.name));
+        labels.extend(sample.labels.iter().map(|(n, v)| (&**n, v.as_str())));
         for (name, value) in &self.external_labels {
-            if !labels.iter().any(|l| &l.name == name) {
-                labels.push(Label {
-                    name: name.clone(),
-                    value: value.clone(),
-                });
+            if !labels.iter().any(|(n, _)| n == name) {
+                labels.push((name, value));
             }
         }
         // A label with an empty value is no label (Prometheus drops it too).
-        labels.retain(|l| !l.value.is_empty());
+        labels.retain(|(_, value)| !value.is_empty());
         // Stable: of two labels of one name, the first (the sample's own) is kept.
-        labels.sort_by(|a, b| a.name.cmp(&b.name));
-        labels.dedup_by(|later, earlier| later.name == earlier.name);
-        Some(Series(labels.into()))
+        labels.sort_by(|a, b| a.0.cmp(b.0));
+        labels.dedup_by(|later, earlier| later.0 == earlier.0);
+        Some(Series::from_sorted(&labels))
     }
 }
 
@@ -217,8 +281,8 @@ mod tests {
         }
     }
 
-    fn names(series: &Series) -> Vec<&str> {
-        series.0.iter().map(|l| l.name.as_str()).collect()
+    fn names(series: &Series) -> Vec<String> {
+        series.labels().into_iter().map(|l| l.name).collect()
     }
 
     #[test]
@@ -246,7 +310,11 @@ mod tests {
             ["Method", "__name__", "cluster", "job", "zone"]
         );
         assert_eq!(series.name(), "http_requests_total");
-        let job = series.0.iter().find(|l| l.name == "job").unwrap();
+        let job = series
+            .labels()
+            .into_iter()
+            .find(|l| l.name == "job")
+            .unwrap();
         assert_eq!(job.value, "api", "external labels do not override");
     }
 

@@ -83,6 +83,9 @@ struct State {
     fail: Option<(u16, usize)>,
     /// The samples of requests answered with an injected failure: (status, sample).
     failed: Vec<(u16, Point)>,
+    /// Count accepted samples instead of keeping them (benchmarks).
+    count_only: bool,
+    counted: usize,
 }
 
 pub struct WriteReceiver {
@@ -141,6 +144,19 @@ impl WriteReceiver {
     /// Answers `status` to the next `count` requests (without looking at them).
     pub fn fail_next(&self, count: usize, status: u16) {
         self.state.lock().unwrap().fail = Some((status, count));
+    }
+
+    /// Counts accepted samples instead of keeping them: millions in bounded memory.
+    #[allow(dead_code)] // benches/remote_write.rs
+    pub fn count_only(&self) {
+        self.state.lock().unwrap().count_only = true;
+    }
+
+    /// Samples accepted so far.
+    #[allow(dead_code)] // benches/remote_write.rs
+    pub fn accepted_count(&self) -> usize {
+        let state = self.state.lock().unwrap();
+        state.counted + state.accepted.len()
     }
 
     pub fn points(&self) -> Vec<Point> {
@@ -288,20 +304,30 @@ fn ingest(state: &mut State, request: wire::WriteRequest) -> Response<Full<Bytes
             .collect::<Vec<_>>()
             .join(",")
     };
+    // Entries in request order: a series may come in several, each must go forward.
+    let mut newest: HashMap<String, i64> = HashMap::new();
     for series in &request.timeseries {
-        if let (Some(newest), Some(first)) =
-            (state.newest.get(&key(series)), series.samples.first())
-            && first.timestamp < *newest
+        let key = key(series);
+        let before = newest.get(&key).or_else(|| state.newest.get(&key)).copied();
+        if let (Some(before), Some(first)) = (before, series.samples.first())
+            && first.timestamp < before
         {
-            return respond(400, format!("out of order sample for {}", key(series)));
+            return respond(400, format!("out of order sample for {key}"));
         }
-    }
-    for series in &request.timeseries {
         if let Some(last) = series.samples.last() {
-            state.newest.insert(key(series), last.timestamp);
+            newest.insert(key, last.timestamp);
         }
     }
-    state.accepted.extend(points(request));
+    state.newest.extend(newest);
+    if state.count_only {
+        state.counted += request
+            .timeseries
+            .iter()
+            .map(|s| s.samples.len())
+            .sum::<usize>();
+    } else {
+        state.accepted.extend(points(request));
+    }
     respond(204, String::new())
 }
 

@@ -9,12 +9,11 @@
 pub mod config;
 
 use super::SourceContext;
+use super::in_flight::InFlight;
+use crate::logs::frame::Framer;
 use crate::logs::frame::config::Framing;
-use crate::logs::frame::{CompleteLine, Framer};
-use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, Acker, LineBatch, Origin};
+use crate::pipeline::{LineBatch, Origin};
 use prometheus::IntCounter;
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,7 +55,7 @@ pub async fn run(
         settings.max_line_bytes,
         0,
     );
-    let mut in_flight = InFlight::new(&context);
+    let mut in_flight = InFlight::new(&context, Some("stdin"));
     let mut events = Vec::new();
     let mut total = 0u64;
     context.health.running();
@@ -69,14 +68,14 @@ pub async fn run(
                     framer.push(&chunk, Instant::now(), &mut events);
                 }
                 framer.finish(Instant::now(), &mut events);
-                total += in_flight.forward(&origin, &mut events, context.batch_max_events, &counters, &out).await;
+                total += in_flight.forward(&origin, &mut events, context.batch_max_events, &out).await;
                 break;
             }
             chunk = chunks_rx.recv() => match chunk {
                 Some(chunk) => framer.push(&chunk, Instant::now(), &mut events),
                 None => {
                     framer.finish(Instant::now(), &mut events);
-                    total += in_flight.forward(&origin, &mut events, context.batch_max_events, &counters, &out).await;
+                    total += in_flight.forward(&origin, &mut events, context.batch_max_events, &out).await;
                     break;
                 }
             },
@@ -84,13 +83,7 @@ pub async fn run(
             Some(ack) = in_flight.acks.recv() => in_flight.finished(ack),
         }
         total += in_flight
-            .forward(
-                &origin,
-                &mut events,
-                context.batch_max_events,
-                &counters,
-                &out,
-            )
+            .forward(&origin, &mut events, context.batch_max_events, &out)
             .await;
     }
     drop(out);
@@ -104,82 +97,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Batches handed to the pipeline and not yet finished, and the count of events by outcome.
-struct InFlight {
-    acker: Option<Acker>,
-    acks: crate::pipeline::AckReceiver,
-    events_by_batch: HashMap<u64, u64>,
-    counters: crate::telemetry::metrics::SourceCounters,
-}
-
-impl InFlight {
-    fn new(context: &SourceContext) -> Self {
-        let (acker, acks) = Acker::new();
-        Self {
-            acker: Some(acker),
-            acks,
-            events_by_batch: HashMap::new(),
-            counters: context.metrics.source(&context.id),
-        }
-    }
-
-    /// Sends `events` in batches; returns how many were sent.
-    async fn forward(
-        &mut self,
-        origin: &Arc<Origin>,
-        events: &mut Vec<CompleteLine>,
-        batch_max: usize,
-        counters: &crate::telemetry::metrics::SourceCounters,
-        out: &mpsc::Sender<LineBatch>,
-    ) -> u64 {
-        let mut sent = 0;
-        if events.is_empty() {
-            return 0;
-        }
-        let read_time_ns = now_nanos();
-        let mut drained = events.drain(..).peekable();
-        while drained.peek().is_some() {
-            let lines = super::raw_lines(
-                drained.by_ref().take(batch_max.max(1)),
-                read_time_ns,
-                Some("stdin"),
-                counters,
-            );
-            let count = lines.len() as u64;
-            let acker = self
-                .acker
-                .as_mut()
-                .expect("no batches are issued after drain");
-            let (batch, ack) = acker.issue();
-            self.events_by_batch.insert(batch, count);
-            let batch = LineBatch {
-                origin: origin.clone(),
-                lines,
-                ack,
-                position: None,
-            };
-            if out.send(batch).await.is_err() {
-                break;
-            }
-            sent += count;
-        }
-        sent
-    }
-
-    fn finished(&mut self, ack: Ack) {
-        let events = self.events_by_batch.remove(&ack.batch).unwrap_or(0);
-        self.counters.acknowledged(ack.status, events);
-    }
-
-    /// Waits until every issued batch is finished: each one holds the ack channel open.
-    async fn drain(&mut self) {
-        self.acker = None;
-        while let Some(ack) = self.acks.recv().await {
-            self.finished(ack);
-        }
     }
 }
 

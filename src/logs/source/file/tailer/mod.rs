@@ -21,7 +21,7 @@ use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSetting
 use crate::logs::kubernetes;
 use crate::logs::timestamp::now_nanos;
 use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin, ReadPosition};
-use crate::telemetry::metrics::{FileSourceMetrics, SourceCounters};
+use crate::telemetry::agent_metrics::{FileSourceMetrics, SourceCounters};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
