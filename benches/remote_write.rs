@@ -8,6 +8,9 @@
 #[path = "support/process.rs"]
 mod process;
 
+#[path = "../tests/it/support/http_server.rs"]
+mod http_server;
+
 #[path = "../tests/it/support/remote_write.rs"]
 #[allow(dead_code)]
 mod remote_write;

@@ -10,6 +10,9 @@
 #[path = "support/process.rs"]
 mod process;
 
+#[path = "../tests/it/support/http_server.rs"]
+mod http_server;
+
 #[path = "../tests/it/support/loki.rs"]
 #[allow(dead_code)]
 mod loki;

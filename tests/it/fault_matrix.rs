@@ -49,6 +49,9 @@ fn at(start: Instant, seconds: u64) {
 /// `sink_extra`: YAML lines under the sink (none: the defaults); `kills`: whether vigia is
 /// SIGKILLed.
 fn run_matrix(rotation: Rotation, sink_extra: &str, kills: bool) {
+    let _paced = crate::support::PACED
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let workspace = Workspace::new();
     let mut loki = LokiReceiver::start();
     let config = config(&workspace, &loki, sink_extra);

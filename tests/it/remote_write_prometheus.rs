@@ -26,6 +26,9 @@ fn samples(prometheus: &Prometheus, series: &str, seconds: u64) -> Vec<(f64, Str
 
 #[test]
 fn a_real_prometheus_gets_every_scrape_in_order_through_a_30s_outage_and_staleness() {
+    let _alone = crate::support::PACED
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let prometheus_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prometheus_dir).unwrap();

@@ -9,10 +9,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -134,37 +131,10 @@ impl LokiReceiver {
 
     fn start_on(addr: SocketAddr, state: Arc<Mutex<State>>) -> Self {
         let listener = std::net::TcpListener::bind(addr).expect("bind the Loki receiver");
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let mut connections = tokio::task::JoinSet::new();
-                loop {
-                    tokio::select! {
-                        _ = &mut stop_rx => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = shared.clone();
-                            connections.spawn(async move {
-                                let service = service_fn(move |request| handle(request, state.clone()));
-                                let _ = http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-                // Down means down: open connections are cut too.
-                connections.abort_all();
-            });
-        });
+        let (stop_tx, thread) =
+            super::http_server::serve(listener, move |request| handle(request, shared.clone()));
         Self {
             addr,
             state,

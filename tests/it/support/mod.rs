@@ -4,6 +4,7 @@ pub mod agent;
 pub mod daemon;
 pub mod files;
 pub mod golden;
+pub mod http_server;
 pub mod loki;
 pub mod prometheus;
 pub mod remote_write;
@@ -21,6 +22,12 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+/// Tests that pace themselves against the clock (the fault matrix: a writer at 5,000 lines/s,
+/// outages and kills at set seconds) share this; a test that loads the 2-core machine with
+/// real servers for a minute (Prometheus, node_exporter) takes it alone, so neither makes
+/// the other miss its marks.
+pub static PACED: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Polls `check` until it returns `Some` or `timeout` passes. Every wait in the tests is bounded.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
