@@ -7,8 +7,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use vigia::logs::normalize::Normalizer;
 use vigia::logs::parse::Format;
+use vigia::logs::pipeline::{Origin, RawLine};
 use vigia::logs::redact::{DEFAULT_RULES, Redactor};
-use vigia::pipeline::{Origin, RawLine};
 
 const LINES: usize = 10_000;
 

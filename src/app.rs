@@ -9,15 +9,16 @@
 //! ```
 
 use crate::admin::{self, AdminState};
-use crate::component::{SinkContext, SourceRun, buffer_dir};
 use crate::config::Config;
 use crate::latency::monitor::LatencyMonitor;
 use crate::latency::probe as latency_probe;
 use crate::logs::normalize::{self, Normalizer};
+use crate::logs::pipeline::RecordBatch;
 use crate::logs::redact::Redactor;
 use crate::logs::source::SourceContext;
+use crate::logs::source::component::SourceRun;
 use crate::metrics::scrape::ScrapeStore;
-use crate::pipeline::RecordBatch;
+use crate::sink::component::{SinkContext, buffer_dir};
 use crate::sink::delivery::disk::Positions;
 use crate::telemetry::AgentMetrics;
 use crate::telemetry::health::Health;

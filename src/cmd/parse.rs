@@ -5,10 +5,10 @@
 use super::EXIT_FAILURE;
 use crate::logs::frame::{Framer, MultilineSettings};
 use crate::logs::normalize::Normalizer;
+use crate::logs::pipeline::Origin;
 use crate::logs::redact::{DEFAULT_RULES, Redactor};
 use crate::logs::source::raw_lines;
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::Origin;
 use crate::telemetry::AgentMetrics;
 use clap::Args;
 use std::io::{BufWriter, Read, Write};

@@ -2,17 +2,15 @@
 //! defaults) → [`validate`] → [`Config`]. Errors at every stage carry the file, the field
 //! path and, where known, the line and column.
 
-pub mod bytesize;
-pub mod diagnostics;
-pub mod duration;
 pub mod interpolate;
-pub mod latency;
 pub mod located;
-pub mod metrics_section;
 pub mod raw;
 pub mod slo;
 pub mod validate;
 
+// The leaf types every component's configuration uses live in `settings`; here they are
+// what the file is made of.
+pub use crate::settings::{bytesize, diagnostics, duration};
 pub use diagnostics::{ConfigError, Diagnostic};
 pub use raw::ConfigFile;
 pub use validate::{Config, SinkConfig, SourceConfig};

@@ -26,11 +26,11 @@ pub struct ConfigFile {
     pub redaction: RedactionSection,
     #[serde(
         default,
-        skip_serializing_if = "super::metrics_section::MetricsSection::is_empty"
+        skip_serializing_if = "crate::metrics::config::MetricsSection::is_empty"
     )]
-    pub metrics: super::metrics_section::MetricsSection,
+    pub metrics: crate::metrics::config::MetricsSection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<super::latency::LatencySection>,
+    pub latency: Option<crate::latency::config::LatencySection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<super::slo::SloSection>,
     /// Log sources; a configuration with only sinks of metrics (remote write) needs none.
@@ -39,13 +39,7 @@ pub struct ConfigFile {
     pub sinks: BTreeMap<String, crate::sink::SinkType>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    #[default]
-    Sidecar,
-    NodeAgent,
-}
+pub use crate::settings::Role;
 
 fn default_data_dir() -> String {
     "/var/lib/vigia".to_owned()

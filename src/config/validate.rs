@@ -3,8 +3,10 @@
 
 use super::diagnostics::{Diagnostic, did_you_mean};
 use super::raw::ConfigFile;
-use crate::component::{Sink, SinkInput, Source, ValidationContext};
 use crate::logs::redact::{CustomRule, DEFAULT_RULES, OPTIONAL_RULES};
+use crate::logs::source::component::Source;
+use crate::settings::ValidationContext;
+use crate::sink::component::{Sink, SinkInput};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,9 +24,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
     pub redaction: RedactionConfig,
-    pub scrape: Vec<super::metrics_section::ScrapeSettings>,
-    pub from_logs: Option<super::metrics_section::FromLogsSettings>,
-    pub latency: super::latency::LatencySettings,
+    pub scrape: Vec<crate::metrics::config::ScrapeSettings>,
+    pub from_logs: Option<crate::metrics::config::FromLogsSettings>,
+    pub latency: crate::latency::config::LatencySettings,
     pub slo: super::slo::SloSection,
 }
 
@@ -180,7 +182,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         .scrape
         .iter()
         .filter_map(|(id, spec)| {
-            super::metrics_section::validate_scrape(
+            crate::metrics::config::validate_scrape(
                 id,
                 spec,
                 |name| std::env::var(name).ok(),
@@ -191,13 +193,13 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     let source_names: Vec<&str> = file.sources.keys().map(String::as_str).collect();
     let from_logs =
         file.metrics.from_logs.as_ref().map(|spec| {
-            super::metrics_section::validate_from_logs(spec, &source_names, &mut problems)
+            crate::metrics::config::validate_from_logs(spec, &source_names, &mut problems)
         });
 
     let slo = file.slo.clone().unwrap_or_default();
     super::slo::validate(&slo, &mut problems);
     let latency =
-        super::latency::validate(&file.latency.clone().unwrap_or_default(), &mut problems);
+        crate::latency::config::validate(&file.latency.clone().unwrap_or_default(), &mut problems);
 
     match (admin_listen, problems.is_empty()) {
         (Some(admin_listen), true) => Ok(Config {

@@ -5,9 +5,9 @@
 //! samples ──► window sketch per route (1 min) ──► SignalDetector ──► gauges, events, /api/v1/regressions
 //! ```
 
+pub mod config;
 pub mod detector;
 pub mod eval;
-pub mod histogram;
 pub mod monitor;
 pub mod offline;
 pub mod probe;

@@ -9,7 +9,7 @@
 use super::detector::{DetectorSettings, QuantileState, Regression, SignalDetector, Transition};
 use super::sketch::LatencySketch;
 use super::unix_to_rfc3339;
-use crate::config::latency::LatencySettings;
+use crate::latency::config::LatencySettings;
 use crate::telemetry::register::{register_counter, register_float_gauge, register_gauge};
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Registry};
 use rustc_hash::FxHashMap;

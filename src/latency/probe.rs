@@ -3,7 +3,7 @@
 //! service exports nothing — and feeding its durations to the detector as route `probe`.
 
 use super::monitor::ServiceLatency;
-use crate::config::latency::ProbeSettings;
+use crate::latency::config::ProbeSettings;
 use crate::telemetry::register::{register_counter, register_gauge};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry};
 use std::time::Instant;

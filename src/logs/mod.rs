@@ -8,6 +8,7 @@ pub mod kubernetes;
 pub mod level;
 pub mod normalize;
 pub mod parse;
+pub mod pipeline;
 pub mod record;
 pub mod redact;
 pub mod sanitize;

@@ -7,8 +7,8 @@
 //! and at most `max_routes` per service: later ones count under `route="other"`, counted in
 //! `vigia_http_routes_overflow_total`.
 
-use crate::config::metrics_section::FromLogsSettings;
 use crate::latency::monitor::ServiceLatency;
+use crate::metrics::config::FromLogsSettings;
 use crate::telemetry::register::register_counter;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Registry};
 use rustc_hash::{FxHashMap, FxHashSet};

@@ -30,3 +30,26 @@ pub fn exposition(agent: &AgentMetrics, scrape: &ScrapeStore, format: Format) ->
     render::finish(format, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build_info;
+    use crate::telemetry::AgentMetrics;
+
+    #[test]
+    fn exposition_names_the_build_and_counts_per_component() {
+        let metrics = AgentMetrics::new();
+        metrics.source("stdin").events.inc_by(3);
+        metrics.set_ready("sink.console", true);
+        // What /metrics serves, with no scrape targets.
+        let text = exposition(&metrics, &ScrapeStore::new(&[]), Format::Text);
+        assert!(text.contains("vigia_source_events_total{component=\"stdin\"} 3"));
+        assert!(text.contains("vigia_component_ready{component=\"sink.console\"} 1"));
+        assert!(text.contains(&format!(
+            "vigia_build_info{{build_date=\"{}\"",
+            build_info::BUILD_DATE
+        )));
+        assert!(text.contains("# TYPE vigia_source_events_total counter"));
+    }
+}

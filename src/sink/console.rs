@@ -1,9 +1,10 @@
 //! The console sink: one compact JSON record per line on stdout. A batch is acknowledged
 //! after it has been written and flushed, which is what the console can promise.
 
-use crate::component::{Sink, SinkContext, SinkSpec, SinkTask, ValidationContext};
-use crate::config::diagnostics::Diagnostic;
-use crate::pipeline::{Delivery, RecordBatch};
+use super::component::{Sink, SinkContext, SinkSpec, SinkTask};
+use crate::logs::pipeline::{Delivery, RecordBatch};
+use crate::settings::ValidationContext;
+use crate::settings::diagnostics::Diagnostic;
 use crate::telemetry::agent_metrics::SinkCounters;
 use crate::telemetry::health::ComponentHealth;
 use serde::{Deserialize, Serialize};

@@ -2,14 +2,15 @@
 //! (or, with a disk buffer, once it is safe on disk). Network sinks share the [`delivery`]
 //! machinery.
 
+pub mod component;
 pub mod console;
 pub mod delivery;
 pub mod loki;
 pub mod remote_write;
 
 crate::component_registry! {
-    /// The sink types: `type` → configuration (see [`crate::component`]).
-    SinkType: crate::component::SinkSpec {
+    /// The sink types: `type` → configuration (see [`component`]).
+    SinkType: component::SinkSpec {
         /// One JSON object per line on standard output.
         Console => console::ConsoleSink,
         /// Grafana Loki's push API.

@@ -86,18 +86,6 @@ pub struct SourceCounters {
     pub failed: IntCounter,
 }
 
-impl SourceCounters {
-    /// Counts `events` whose delivery finished as `status` says.
-    pub fn acknowledged(&self, status: crate::pipeline::BatchStatus, events: u64) {
-        use crate::pipeline::BatchStatus;
-        match status {
-            BatchStatus::Delivered => self.delivered.inc_by(events),
-            BatchStatus::Rejected => self.rejected.inc_by(events),
-            BatchStatus::Failed => self.failed.inc_by(events),
-        }
-    }
-}
-
 /// Counters of one sink.
 #[derive(Clone)]
 pub struct SinkCounters {
@@ -352,30 +340,5 @@ impl AgentMetrics {
 impl Default for AgentMetrics {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exposition_names_the_build_and_counts_per_component() {
-        let metrics = AgentMetrics::new();
-        metrics.source("stdin").events.inc_by(3);
-        metrics.set_ready("sink.console", true);
-        // What /metrics serves, with no scrape targets.
-        let text = crate::metrics::serve::exposition(
-            &metrics,
-            &crate::metrics::scrape::ScrapeStore::new(&[]),
-            crate::metrics::exposition::Format::Text,
-        );
-        assert!(text.contains("vigia_source_events_total{component=\"stdin\"} 3"));
-        assert!(text.contains("vigia_component_ready{component=\"sink.console\"} 1"));
-        assert!(text.contains(&format!(
-            "vigia_build_info{{build_date=\"{}\"",
-            build_info::BUILD_DATE
-        )));
-        assert!(text.contains("# TYPE vigia_source_events_total counter"));
     }
 }

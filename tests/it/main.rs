@@ -10,6 +10,7 @@ mod exposition;
 mod fault_matrix;
 mod file_source;
 mod latency;
+mod layering;
 mod loki;
 mod metrics;
 mod observability;

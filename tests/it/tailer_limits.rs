@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vigia::logs::frame::{ContainerFormat, MultilineSettings};
+use vigia::logs::pipeline::Delivery;
 use vigia::logs::source::file::checkpoint::CheckpointStore;
 use vigia::logs::source::file::tailer::{ReadFrom, Tailer, TailerSettings};
-use vigia::pipeline::Delivery;
 use vigia::telemetry::AgentMetrics;
 
 fn tailer(dir: &Path, include: &str, max_open_files: usize) -> (Tailer, AgentMetrics) {

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vigia::logs::frame::{ContainerFormat, MultilineSettings};
+use vigia::logs::pipeline::{Delivery, LineBatch};
 use vigia::logs::source::file::checkpoint::CheckpointStore;
 use vigia::logs::source::file::tailer::{ReadFrom, Tailer, TailerSettings};
-use vigia::pipeline::{Delivery, LineBatch};
 use vigia::telemetry::AgentMetrics;
 
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 //! suggestion) and validates them here, once.
 
 use super::{ContainerFormat, MultilineMode, MultilineSettings};
-use crate::config::diagnostics::Diagnostic;
-use crate::config::duration::HumanDuration;
 use crate::logs::parse::Format;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 
 /// Loki's default line limit; lines longer than this are truncated with a marker.

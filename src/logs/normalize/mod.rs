@@ -18,8 +18,8 @@ use super::record::{ErrorInfo, IdSpans, Record, SourceInfo, Text, TsOrigin};
 use super::redact::Redactor;
 use super::sanitize;
 use super::value::{Field, FieldValue};
+use crate::logs::pipeline::{Origin, RawLine};
 use crate::metrics::red::ServiceHttpMetrics;
-use crate::pipeline::{Origin, RawLine};
 use std::borrow::Cow;
 use std::sync::Arc;
 

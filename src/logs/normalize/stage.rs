@@ -3,7 +3,7 @@
 //! only when all of them have written it.
 
 use super::Normalizer;
-use crate::pipeline::{Delivery, EncodedRecords, LineBatch, RecordBatch};
+use crate::logs::pipeline::{Delivery, EncodedRecords, LineBatch, RecordBatch};
 use prometheus::IntCounter;
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -5,8 +5,8 @@
 
 use super::SourceContext;
 use crate::logs::frame::CompleteLine;
+use crate::logs::pipeline::{Ack, Acker, LineBatch, Origin};
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, Acker, LineBatch, Origin};
 use crate::telemetry::agent_metrics::SourceCounters;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 pub struct InFlight {
     acker: Option<Acker>,
     /// Where the pipeline says how each batch ended.
-    pub acks: crate::pipeline::AckReceiver,
+    pub acks: crate::logs::pipeline::AckReceiver,
     events_by_batch: HashMap<u64, u64>,
     counters: SourceCounters,
     /// The `stream` of events that do not say (`stdin`).
@@ -80,7 +80,7 @@ impl InFlight {
     /// Counts a finished batch's events by outcome (`vigia_source_acknowledged_events_total`).
     pub fn finished(&mut self, ack: Ack) {
         let events = self.events_by_batch.remove(&ack.batch).unwrap_or(0);
-        self.counters.acknowledged(ack.status, events);
+        ack.status.count(&self.counters, events);
     }
 
     /// Waits until every issued batch is finished: each one holds the ack channel open.

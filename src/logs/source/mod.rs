@@ -1,13 +1,14 @@
-//! Sources: where lines come from. Each hands [`LineBatch`](crate::pipeline::LineBatch)es to the
+//! Sources: where lines come from. Each hands [`LineBatch`](crate::logs::pipeline::LineBatch)es to the
 //! pipeline through a bounded channel and learns from the ack path when they are delivered.
 
+pub mod component;
 pub mod file;
 pub mod in_flight;
 pub mod stdin;
 
 crate::component_registry! {
-    /// The source types: `type` → configuration (see [`crate::component`]).
-    SourceType: crate::component::SourceSpec {
+    /// The source types: `type` → configuration (see [`component`]).
+    SourceType: component::SourceSpec {
         /// Lines from the process's standard input.
         Stdin => stdin::config::StdinSource,
         /// Files matched by globs, tailed through rotation and restarts.
@@ -16,7 +17,7 @@ crate::component_registry! {
 }
 
 use crate::logs::frame::CompleteLine;
-use crate::pipeline::RawLine;
+use crate::logs::pipeline::RawLine;
 use crate::telemetry::AgentMetrics;
 use crate::telemetry::agent_metrics::SourceCounters;
 use crate::telemetry::health::ComponentHealth;

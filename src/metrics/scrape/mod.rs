@@ -1,11 +1,12 @@
 //! Scraping services' `/metrics` and keeping the latest result of each target for the
 //! agent's own `/metrics`; every result is also published to subscribers (remote write).
 
+pub mod histogram_feed;
 pub mod red_map;
 pub mod relabel;
 pub mod target;
 
-use crate::config::metrics_section::ScrapeSettings;
+use crate::metrics::config::ScrapeSettings;
 use crate::metrics::exposition::MetricType;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! computed from a service's own request counter and duration histogram, so dashboards see
 //! one set of names whether a service's numbers come from its logs or its metrics.
 
-use crate::config::metrics_section::RedMapping;
+use crate::metrics::config::RedMapping;
 use crate::metrics::exposition::MetricType;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample, format_float};
 use std::collections::BTreeMap;

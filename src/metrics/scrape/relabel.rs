@@ -2,7 +2,7 @@
 //! target labels first (a clash renames the target's label `exported_<name>` unless
 //! `honor_labels`), then each rule in order.
 
-use crate::config::metrics_section::{RelabelAction, RelabelRule};
+use crate::metrics::config::{RelabelAction, RelabelRule};
 use crate::metrics::exposition::family::OwnedSample;
 use std::sync::Arc;
 
@@ -75,7 +75,7 @@ fn joined(rule: &RelabelRule, sample: &OwnedSample) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::metrics_section::{ScrapeTargetSpec, validate_scrape};
+    use crate::metrics::config::{ScrapeTargetSpec, validate_scrape};
 
     fn rules(yaml: &str) -> Vec<RelabelRule> {
         let spec: ScrapeTargetSpec = serde_saphyr::from_str(&format!(

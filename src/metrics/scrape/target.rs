@@ -3,11 +3,11 @@
 
 use super::relabel::{apply, attach_target_labels};
 use super::{ScrapeStore, TargetState};
-use crate::config::metrics_section::ScrapeSettings;
-use crate::latency::histogram::HistogramFeed;
 use crate::latency::monitor::ServiceLatency;
+use crate::metrics::config::ScrapeSettings;
 use crate::metrics::exposition::family::{CollectError, Collected, Collector};
 use crate::metrics::exposition::{Format, SCRAPE_ACCEPT};
+use crate::metrics::scrape::histogram_feed::HistogramFeed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -47,7 +47,9 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
-        let timestamp_ms = crate::logs::timestamp::now_nanos() / 1_000_000;
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
         let result = scrape(&client, &settings, &target_labels).await;
         let duration = started.elapsed();
         let state = match result {

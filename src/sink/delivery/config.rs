@@ -2,9 +2,9 @@
 //! into [`DeliverySettings`]: authentication, TLS, retries, the buffer and the rate limit.
 //! A sink declares the fields it offers, of these types.
 
-use crate::config::bytesize::ByteSize;
-use crate::config::diagnostics::Diagnostic;
-use crate::config::duration::HumanDuration;
+use crate::settings::bytesize::ByteSize;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -6,7 +6,7 @@ use super::config::DeliverySettings;
 use super::disk::{DiskBuffer, StoredFrame};
 use super::rate::RateLimits;
 use super::{Answer, Batch, Client, Encoder};
-use crate::pipeline::Delivery;
+use crate::logs::pipeline::Delivery;
 use crate::telemetry::agent_metrics::SinkCounters;
 use crate::telemetry::delivery::DeliveryMetrics;
 use crate::telemetry::health::ComponentHealth;

@@ -29,7 +29,7 @@ pub mod http;
 pub mod rate;
 pub mod snappy;
 
-use crate::pipeline::Delivery;
+use crate::logs::pipeline::Delivery;
 use crate::telemetry::agent_metrics::SinkCounters;
 use crate::telemetry::delivery::DeliveryMetrics;
 use crate::telemetry::health::ComponentHealth;

@@ -4,7 +4,7 @@
 
 use super::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use crate::logs::normalize::RecordMeta;
-use crate::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
+use crate::logs::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
 use crate::sink::loki::config::MetadataField;
 use std::collections::HashMap;
 use std::ops::Range;

@@ -1,10 +1,11 @@
 //! The `loki` sink's configuration: as written, and validated into [`LokiSettings`].
 
 use super::labels::{self, MAX_LABELS, Template};
-use crate::component::{Sink, SinkContext, SinkSpec, SinkTask, ValidationContext};
-use crate::config::bytesize::ByteSize;
-use crate::config::diagnostics::Diagnostic;
-use crate::config::duration::HumanDuration;
+use crate::settings::ValidationContext;
+use crate::settings::bytesize::ByteSize;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
+use crate::sink::component::{Sink, SinkContext, SinkSpec, SinkTask};
 use crate::sink::delivery::config::WhenFull;
 use crate::sink::delivery::config::{
     BatchLimits, BufferSection, DeliverySettings, HttpAuth, HttpDelivery, RetrySection, TlsSection,

@@ -1,7 +1,7 @@
 //! Stream labels: configured templates rendered from a batch's source, checked against Loki's
 //! label rules, and written as the selector string Loki's push API takes (`{a="x", b="y"}`).
 
-use crate::pipeline::Origin;
+use crate::logs::pipeline::Origin;
 use std::fmt::Write;
 
 /// Loki's default limits (see contracts.md).

@@ -28,7 +28,7 @@ pub mod labels;
 pub mod proto;
 mod streams;
 
-use crate::pipeline::{Delivery, RecordBatch};
+use crate::logs::pipeline::{Delivery, RecordBatch};
 use crate::sink::delivery::disk::Positions;
 use crate::sink::delivery::{Admission, Batch, Encoder, Outbox, OutboxParts, lane_of};
 use crate::sink::loki::config::{LokiSettings, MetadataField};

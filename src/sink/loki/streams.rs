@@ -2,8 +2,8 @@
 //! record's source, a cap on active streams, and the out-of-order policy.
 
 use super::labels::{Template, selector};
+use crate::logs::pipeline::{Origin, RecordBatch};
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Origin, RecordBatch};
 use crate::sink::loki::config::{LokiSettings, OutOfOrderPolicy};
 use crate::telemetry::loki::LokiMetrics;
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use super::config::{RemoteWriteSettings, SAMPLE_OVERHEAD_BYTES};
 use super::proto::{self, Sample, TimeSeries, WriteRequest};
 use super::series::{Point, Series};
-use crate::pipeline::Delivery;
+use crate::logs::pipeline::Delivery;
 use crate::sink::delivery::http::{Body, HttpSender, Statuses};
 use crate::sink::delivery::snappy::SnappyBlock;
 use crate::sink::delivery::{Answer, Batch, Client, Encoder};

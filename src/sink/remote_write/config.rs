@@ -1,10 +1,11 @@
 //! The `prometheus_remote_write` sink's configuration: as written, and validated into
 //! [`RemoteWriteSettings`].
 
-use crate::component::{Sink, SinkContext, SinkInput, SinkSpec, SinkTask, ValidationContext};
-use crate::config::diagnostics::Diagnostic;
-use crate::config::duration::HumanDuration;
-use crate::config::metrics_section::{RelabelRule, RelabelSpec, validate_relabel};
+use crate::metrics::config::{RelabelRule, RelabelSpec, validate_relabel};
+use crate::settings::ValidationContext;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
+use crate::sink::component::{Sink, SinkContext, SinkInput, SinkSpec, SinkTask};
 use crate::sink::delivery::config::{
     BatchLimits, BufferSection, DeliverySettings, HttpAuth, HttpDelivery, RetrySection, TlsSection,
     WhenFull, default_concurrency, default_request_timeout, default_unhealthy_after,

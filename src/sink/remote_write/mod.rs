@@ -19,9 +19,9 @@ pub mod config;
 pub mod proto;
 pub mod series;
 
-use crate::component::SinkContext;
 use crate::metrics::exposition::family::from_registry;
 use crate::metrics::scrape::ScrapeUpdate;
+use crate::sink::component::SinkContext;
 use crate::sink::delivery::{Admission, Outbox, OutboxParts, lane_of};
 use crate::telemetry::remote_write::RemoteWriteMetrics;
 use batch::{PendingWrite, WriteClient, WriteEncoder, point_bytes};

@@ -3,7 +3,7 @@
 //! empty) and its timestamp; and the staleness bookkeeping that says which series ended.
 
 use super::proto::Label;
-use crate::config::metrics_section::RelabelRule;
+use crate::metrics::config::RelabelRule;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
 use crate::metrics::scrape::ScrapeUpdate;
 use crate::metrics::scrape::relabel;

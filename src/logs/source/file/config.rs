@@ -4,13 +4,14 @@
 use super::FileSourceSettings;
 use super::discovery::{Discovery, FollowSymlinks};
 use super::tailer::{ReadFrom, TailerSettings};
-use crate::component::{Source, SourceRun, SourceSpec, ValidationContext};
-use crate::config::diagnostics::Diagnostic;
-use crate::config::duration::HumanDuration;
-use crate::config::raw::Role;
 use crate::logs::frame::ContainerFormat;
 use crate::logs::frame::config::{Framing, MultilineSection, default_max_line_bytes};
 use crate::logs::parse::Format;
+use crate::logs::source::component::{Source, SourceRun, SourceSpec};
+use crate::settings::Role;
+use crate::settings::ValidationContext;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;

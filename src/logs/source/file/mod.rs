@@ -12,7 +12,7 @@ pub mod tailer;
 mod wakeup;
 
 use super::SourceContext;
-use crate::pipeline::LineBatch;
+use crate::logs::pipeline::LineBatch;
 use checkpoint::CheckpointStore;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

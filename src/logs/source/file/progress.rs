@@ -5,7 +5,7 @@
 //! prefix of batches that are all finished (delivered, or rejected for good). A failed batch
 //! stops it: those lines will be read again after a restart.
 
-use crate::pipeline::BatchStatus;
+use crate::logs::pipeline::BatchStatus;
 use std::collections::VecDeque;
 
 #[derive(Debug, Default)]

@@ -1,10 +1,11 @@
 //! The `stdin` source's configuration: the framing of the process's standard input.
 
-use crate::component::{Source, SourceRun, SourceSpec, ValidationContext};
-use crate::config::diagnostics::Diagnostic;
 use crate::logs::frame::ContainerFormat;
 use crate::logs::frame::config::{Framing, MultilineSection, default_max_line_bytes};
 use crate::logs::parse::Format;
+use crate::logs::source::component::{Source, SourceRun, SourceSpec};
+use crate::settings::ValidationContext;
+use crate::settings::diagnostics::Diagnostic;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::task::JoinSet;

@@ -12,7 +12,7 @@ use super::SourceContext;
 use super::in_flight::InFlight;
 use crate::logs::frame::Framer;
 use crate::logs::frame::config::Framing;
-use crate::pipeline::{LineBatch, Origin};
+use crate::logs::pipeline::{LineBatch, Origin};
 use prometheus::IntCounter;
 use std::io::Read;
 use std::sync::Arc;

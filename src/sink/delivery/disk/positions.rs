@@ -9,8 +9,8 @@
 
 use super::frame::{self, HEADER_BYTES};
 use super::{MAGIC, segment_files};
+use crate::logs::pipeline::ReadPosition;
 use crate::logs::source::file::identity::FileKey;
-use crate::pipeline::ReadPosition;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};

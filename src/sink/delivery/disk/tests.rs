@@ -41,7 +41,7 @@ fn request(n: u32, body_bytes: usize) -> Vec<u8> {
 
 /// A frame that moves source `app`'s file to offset `n × 100`.
 fn request_at(n: u32, file: &Path) -> Vec<u8> {
-    let position = crate::pipeline::ReadPosition {
+    let position = crate::logs::pipeline::ReadPosition {
         source: "app".to_owned(),
         entry: crate::logs::source::file::checkpoint::CheckpointEntry {
             key: crate::logs::source::file::identity::FileKey { dev: 1, ino: 7 },

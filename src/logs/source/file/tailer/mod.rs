@@ -19,8 +19,10 @@ use super::identity::{FileKey, Fingerprint};
 use super::progress::Progress;
 use crate::logs::frame::{CompleteLine, ContainerFormat, Framer, MultilineSettings};
 use crate::logs::kubernetes;
+use crate::logs::pipeline::{
+    Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin, ReadPosition,
+};
 use crate::logs::timestamp::now_nanos;
-use crate::pipeline::{Ack, AckReceiver, Acker, BatchStatus, LineBatch, Origin, ReadPosition};
 use crate::telemetry::agent_metrics::{FileSourceMetrics, SourceCounters};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -755,7 +757,7 @@ impl Tailer {
         let Some((key, events)) = self.batch_owner.remove(&ack.batch) else {
             return;
         };
-        self.counters.acknowledged(ack.status, events);
+        ack.status.count(&self.counters, events);
         if ack.status == BatchStatus::Failed {
             tracing::debug!(
                 batch = ack.batch,

@@ -1,9 +1,9 @@
 //! The `metrics` section: services' endpoints to scrape and re-serve, and the RED metrics
 //! derived from access logs.
 
-use super::bytesize::ByteSize;
-use super::diagnostics::Diagnostic;
-use super::duration::HumanDuration;
+use crate::settings::bytesize::ByteSize;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,9 +2,9 @@
 //! the active probe. Detection is on whenever there are latencies to watch — access logs
 //! (`metrics.from_logs`) or a probe — with no setup; this section only tunes it.
 
-use super::diagnostics::Diagnostic;
-use super::duration::HumanDuration;
 use crate::latency::detector::DetectorSettings;
+use crate::settings::diagnostics::Diagnostic;
+use crate::settings::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

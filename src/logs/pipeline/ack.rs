@@ -32,6 +32,17 @@ pub enum BatchStatus {
     Failed,
 }
 
+impl BatchStatus {
+    /// Counts `events` whose delivery finished so in `vigia_source_acknowledged_events_total`.
+    pub fn count(self, counters: &crate::telemetry::agent_metrics::SourceCounters, events: u64) {
+        match self {
+            BatchStatus::Delivered => counters.delivered.inc_by(events),
+            BatchStatus::Rejected => counters.rejected.inc_by(events),
+            BatchStatus::Failed => counters.failed.inc_by(events),
+        }
+    }
+}
+
 /// What a source receives once a batch is finished with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack {

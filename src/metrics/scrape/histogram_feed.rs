@@ -4,7 +4,7 @@
 //! Coarser than access-log samples (the buckets' resolution, not 1 %), but available for
 //! every service that exports a histogram.
 
-use super::monitor::ServiceLatency;
+use crate::latency::monitor::ServiceLatency;
 use crate::metrics::exposition::family::MetricFamily;
 use std::collections::BTreeMap;
 
@@ -117,7 +117,7 @@ mod tests {
         let registry = prometheus::Registry::new();
         let monitor = LatencyMonitor::new(
             &registry,
-            crate::config::latency::validate(&Default::default(), &mut Vec::new()),
+            crate::latency::config::validate(&Default::default(), &mut Vec::new()),
         );
         let latency = monitor.service("checkout");
         let mut feed = HistogramFeed::default();
