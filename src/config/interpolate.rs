@@ -8,7 +8,15 @@
 //! - Full-line comments (first non-blank character `#`) are left alone, so a commented-out
 //!   line never fails for a variable that is not set.
 //!
-//! A value containing a newline is refused: it could otherwise inject YAML structure.
+//! A value is inserted so that it stays one value and cannot change the document around it:
+//! - inside a double- or single-quoted scalar, it is escaped for that quoting;
+//! - as a whole plain value (`password: ${PW}`, `- ${X}`, `[${A}, ${B}]`), it is written as
+//!   it is when YAML would read it back unchanged (`8080`, `true`, `loki.monitoring`), and
+//!   double-quoted otherwise (`hunter2 #1`, `*x`, `{a: 1}`, `a: b` stay those strings);
+//! - inside a longer plain scalar (`http://${HOST}:3100`), a value YAML would read
+//!   differently there is refused, with the advice to quote the scalar.
+//!
+//! A value containing a newline is refused whatever the context.
 
 use super::diagnostics::Diagnostic;
 
@@ -54,7 +62,10 @@ fn interpolate_line(
             match body_and_rest.find('}') {
                 Some(close) => {
                     let body = &body_and_rest[..close];
-                    match resolve(body, lookup) {
+                    let start = line.len() - rest.len() + dollar;
+                    let end = start + 2 + close + 1;
+                    let context = context(&line[..start], &line[end..]);
+                    match resolve(body, lookup).and_then(|value| insert(&value, context)) {
                         Ok(value) => out.push_str(&value),
                         Err(message) => errors.push(Diagnostic::at(
                             format!("${{{body}}}"),
@@ -119,6 +130,89 @@ fn resolve(body: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Strin
     Ok(value)
 }
 
+/// Where in the YAML line a reference is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    DoubleQuoted,
+    SingleQuoted,
+    /// The whole of a plain scalar.
+    WholeValue,
+    /// Part of a longer plain scalar.
+    InPlain,
+}
+
+/// The context of a reference between `before` and `after` on its line.
+fn context(before: &str, after: &str) -> Context {
+    let (mut double, mut single, mut escaped) = (false, false, false);
+    for c in before.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if double => escaped = true,
+            '"' if !single => double = !double,
+            '\'' if !double => single = !single,
+            _ => {}
+        }
+    }
+    if double {
+        return Context::DoubleQuoted;
+    }
+    if single {
+        return Context::SingleQuoted;
+    }
+    let starts = before
+        .trim_end()
+        .chars()
+        .next_back()
+        .is_none_or(|c| matches!(c, ':' | '-' | '[' | '{' | ','))
+        && (before.is_empty() || before.ends_with([' ', '\t', '[', '{', ',']));
+    let rest = after.trim_start();
+    let ends = rest.is_empty()
+        || rest.starts_with(['#', ',', ']', '}'])
+        || (rest.starts_with('\n') || rest.starts_with('\r'));
+    if starts && ends {
+        Context::WholeValue
+    } else {
+        Context::InPlain
+    }
+}
+
+/// Whether YAML reads `value`, written plainly, back as exactly `value` (in block and flow
+/// context alike).
+fn reads_back_plain(value: &str) -> bool {
+    let Some(first) = value.chars().next() else {
+        return true;
+    };
+    let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
+    // A password `null` must stay the string, not become no password.
+    let null = matches!(value, "~" | "null" | "Null" | "NULL");
+    !indicator
+        && !null
+        && value.trim() == value
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && !value.ends_with(':')
+        && !value.contains(['[', ']', '{', '}', ',', '\t'])
+}
+
+/// The text to insert for `value` in `context`.
+fn insert(value: &str, context: Context) -> Result<String, String> {
+    Ok(match context {
+        Context::DoubleQuoted => value.replace('\\', "\\\\").replace('"', "\\\""),
+        Context::SingleQuoted => value.replace('\'', "''"),
+        Context::WholeValue if reads_back_plain(value) => value.to_owned(),
+        Context::WholeValue => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
+        Context::InPlain if reads_back_plain(value) => value.to_owned(),
+        Context::InPlain => {
+            return Err(
+                "the value has characters YAML would read differently inside this unquoted \
+                 value (`: `, ` #`, brackets, a leading `*`, `&`, `!`…); put the whole value \
+                 in double quotes"
+                    .to_owned(),
+            );
+        }
+    })
+}
+
 fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
@@ -175,6 +269,106 @@ mod tests {
         );
         assert!(errors[0].message.contains("`UNSET` is not set"));
         assert!(errors[1].message.contains("line break"));
+    }
+
+    /// `text` interpolated with `VALUE` set to `value`, then read as YAML.
+    fn read(text: &str, value: &str) -> serde_json::Value {
+        let value = value.to_owned();
+        let interpolated = interpolate(text, |name| (name == "VALUE").then(|| value.clone()))
+            .unwrap_or_else(|e| panic!("{text} with {value:?}: {e:?}"));
+        serde_saphyr::from_str(&interpolated).unwrap_or_else(|e| panic!("{interpolated:?}: {e}"))
+    }
+
+    #[test]
+    fn a_value_stays_one_value_whatever_it_contains() {
+        let hostile = [
+            "hunter2 #not a comment",
+            "*alias",
+            "&anchor x",
+            "!!binary abc",
+            "{a: 1}",
+            "[1, 2]",
+            "a: b",
+            "'quoted'",
+            "\"dq\" and \\ back",
+            "- item",
+            "| block",
+            "%TAG",
+            "trailing: ",
+            " spaced ",
+            "null",
+            "~",
+            "",
+        ];
+        for value in hostile {
+            let expected = if value.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::from(value)
+            };
+            assert_eq!(
+                read("password: ${VALUE}\n", value)["password"],
+                expected,
+                "{value:?}"
+            );
+            assert_eq!(
+                read("list:\n  - ${VALUE}\n", value)["list"][0],
+                expected,
+                "{value:?}"
+            );
+            if !value.is_empty() {
+                assert_eq!(
+                    read("flow: [${VALUE}, x]\n", value)["flow"][0],
+                    expected,
+                    "{value:?}"
+                );
+            }
+            assert_eq!(
+                read("quoted: \"${VALUE}\"\n", value)["quoted"],
+                serde_json::Value::from(value),
+                "{value:?}"
+            );
+            assert_eq!(
+                read("single: '${VALUE}'\n", value)["single"],
+                serde_json::Value::from(value),
+                "{value:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_reads_back_as_itself(value in "[ -~]{1,24}") {
+            proptest::prop_assert_eq!(
+                &read("q: \"${VALUE}\"\n", &value)["q"],
+                &serde_json::Value::from(value.as_str())
+            );
+            proptest::prop_assert_eq!(
+                &read("q: '${VALUE}'\n", &value)["q"],
+                &serde_json::Value::from(value.as_str())
+            );
+            // Written plainly, a value may read as a number or a boolean, as it would if
+            // typed in; anything else comes back as the string it was.
+            if !reads_back_plain(&value) {
+                proptest::prop_assert_eq!(
+                    &read("q: ${VALUE}\n", &value)["q"],
+                    &serde_json::Value::from(value.as_str())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_values_keep_their_types_and_unsafe_parts_of_a_plain_scalar_are_refused() {
+        assert_eq!(read("port: ${VALUE}\n", "9100")["port"], 9100);
+        assert_eq!(read("on: ${VALUE} # comment\n", "true")["on"], true);
+        assert_eq!(
+            read("url: http://${VALUE}:3100/x\n", "loki.monitoring")["url"],
+            "http://loki.monitoring:3100/x"
+        );
+        let lookup = |_: &str| Some("a #b".to_owned());
+        let errors = interpolate("url: http://${VALUE}:3100\n", lookup).unwrap_err();
+        assert!(errors[0].message.contains("double quotes"), "{errors:?}");
     }
 
     #[test]

@@ -68,6 +68,30 @@ fn check_config_interpolates_the_environment() {
 }
 
 #[test]
+fn check_config_never_prints_a_secret_it_interpolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vigia.yaml");
+    std::fs::write(
+        &config,
+        "sources:\n  app: {type: stdin}\nsinks:\n  loki:\n    type: loki\n    endpoint: http://loki:3100\n    auth:\n      basic: {username: vigia, password: \"${LOKI_PASSWORD}\"}\n    headers:\n      X-Api-Key: ${GATEWAY_KEY}\n  metrics:\n    type: prometheus_remote_write\n    endpoint: http://mimir/api/v1/push\n    auth:\n      bearer: {token: \"${MIMIR_TOKEN}\"}\n",
+    )
+    .unwrap();
+    let output = vigia()
+        .args(["check-config", config.to_str().unwrap()])
+        .env("LOKI_PASSWORD", "hunter2-loki")
+        .env("GATEWAY_KEY", "k3y-gateway")
+        .env("MIMIR_TOKEN", "eyJ-mimir-token")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    for secret in ["hunter2-loki", "k3y-gateway", "eyJ-mimir-token"] {
+        assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+    }
+    assert_eq!(printed.matches("<redacted>").count(), 3, "{printed}");
+}
+
+#[test]
 fn check_config_reports_every_problem_with_its_location() {
     for name in [
         "broken-unknown-keys",

@@ -5,6 +5,7 @@
 use crate::settings::bytesize::ByteSize;
 use crate::settings::diagnostics::Diagnostic;
 use crate::settings::duration::HumanDuration;
+use crate::settings::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub const MAX_CONCURRENCY: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpDelivery {
     pub auth: Option<HttpAuth>,
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Secret>,
     pub retry: RetrySection,
     pub request_timeout: HumanDuration,
     pub concurrency: usize,
@@ -45,14 +46,14 @@ pub enum HttpAuth {
     Basic {
         username: String,
         #[serde(default)]
-        password: Option<String>,
+        password: Option<Secret>,
         /// Read at each request when it changed (a rotated Kubernetes secret).
         #[serde(default)]
         password_file: Option<String>,
     },
     Bearer {
         #[serde(default)]
-        token: Option<String>,
+        token: Option<Secret>,
         #[serde(default)]
         token_file: Option<String>,
     },
@@ -186,7 +187,8 @@ pub struct DeliverySettings {
     /// …or when its oldest item has waited this long.
     pub batch_max_wait: Duration,
     pub auth: Option<HttpAuth>,
-    pub headers: Vec<(String, String)>,
+    /// Extra headers; their values may be credentials (printed redacted).
+    pub headers: Vec<(String, Secret)>,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub request_timeout: Duration,

@@ -4,6 +4,7 @@
 
 use super::Answer;
 use super::config::{DeliverySettings, HttpAuth};
+use crate::settings::secret::Secret;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -65,7 +66,7 @@ impl HttpSender {
             }
             headers.insert(
                 HeaderName::from_bytes(name.as_bytes())?,
-                HeaderValue::from_str(value)?,
+                HeaderValue::from_str(value.expose())?,
             );
         }
         for (name, value) in extra_headers {
@@ -81,10 +82,10 @@ impl HttpSender {
                 password_file,
             } => Auth::Basic {
                 username: username.clone(),
-                password: Secret::new(password.as_ref(), password_file.as_ref()),
+                password: Credential::new(password.as_ref(), password_file.as_ref()),
             },
             HttpAuth::Bearer { token, token_file } => {
-                Auth::Bearer(Secret::new(token.as_ref(), token_file.as_ref()))
+                Auth::Bearer(Credential::new(token.as_ref(), token_file.as_ref()))
             }
         });
         Ok(Self {
@@ -166,15 +167,15 @@ impl HttpSender {
 
 /// A secret read from the configuration or from a file, re-read when the file changes (a
 /// rotated Kubernetes secret).
-struct Secret {
+struct Credential {
     value: String,
     file: Option<(PathBuf, Option<SystemTime>)>,
 }
 
-impl Secret {
-    fn new(value: Option<&String>, file: Option<&String>) -> Self {
+impl Credential {
+    fn new(value: Option<&Secret>, file: Option<&String>) -> Self {
         Self {
-            value: value.cloned().unwrap_or_default(),
+            value: value.map(|v| v.expose().to_owned()).unwrap_or_default(),
             file: file.map(|f| (PathBuf::from(f), None)),
         }
     }
@@ -199,8 +200,11 @@ impl Secret {
 }
 
 enum Auth {
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
+    Basic {
+        username: String,
+        password: Credential,
+    },
+    Bearer(Credential),
 }
 
 /// The most of an error body read: a receiver's are a line or two; a proxy's error page, or a

@@ -30,7 +30,7 @@ pub struct LokiSink {
     pub auth: Option<HttpAuth>,
     /// Extra request headers (a gateway's own, for example).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, crate::settings::secret::Secret>,
     #[serde(default)]
     pub encoding: LokiEncoding,
     /// Stream labels: name → value, with `{{ field }}` taken from the event's source.

@@ -38,7 +38,7 @@ pub struct RemoteWriteSink {
     /// Extra request headers; remote write's own (`Content-Type`, `Content-Encoding`,
     /// `X-Prometheus-Remote-Write-Version`, `User-Agent`) cannot be set.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, crate::settings::secret::Secret>,
     /// Prometheus's defaults: 30ms, then doubling up to 5s.
     #[serde(default = "default_retry")]
     pub retry: RetrySection,
