@@ -72,12 +72,12 @@ pub async fn run(
     let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
     tokio::spawn(admin::serve(
         listener,
-        AdminState {
-            metrics: metrics.clone(),
-            health: health.clone(),
-            scrape: scrape.clone(),
-            latency: latency.clone(),
-        },
+        AdminState::new(
+            metrics.clone(),
+            health.clone(),
+            scrape.clone(),
+            latency.clone(),
+        ),
         admin_stop.clone(),
     ));
     let heartbeat = health.spawn_heartbeat();

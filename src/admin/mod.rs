@@ -22,15 +22,45 @@ use tokio_util::sync::CancellationToken;
 
 /// A client that has not sent its request headers by then is disconnected.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection is closed after this long, whatever it does: a client that asks and never
+/// reads (or keeps a connection idle) cannot hold a descriptor and a response for ever.
+/// Prometheus reconnects between scrapes without noticing.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// Connections served at once; more wait in the listen backlog. File sources, checkpoints
+/// and sinks need descriptors too.
+pub const MAX_CONNECTIONS: usize = 128;
+/// The most a request's head may take (hyper's smallest read buffer); no route reads a body.
+const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+/// Concurrent scrapes of `/metrics` within this share one rendering.
+const RENDER_REUSE: Duration = Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct AdminState {
+    /// The last `/metrics` rendering of each format, shared by scrapes close together.
+    pub rendered: Arc<tokio::sync::Mutex<Vec<(Format, std::time::Instant, Bytes)>>>,
     pub metrics: Arc<AgentMetrics>,
     pub health: Health,
     /// What the scrape targets exposed last.
     pub scrape: Arc<crate::metrics::scrape::ScrapeStore>,
     /// The latency regression detector, when it runs.
     pub latency: Option<Arc<crate::latency::monitor::LatencyMonitor>>,
+}
+
+impl AdminState {
+    pub fn new(
+        metrics: Arc<AgentMetrics>,
+        health: Health,
+        scrape: Arc<crate::metrics::scrape::ScrapeStore>,
+        latency: Option<Arc<crate::latency::monitor::LatencyMonitor>>,
+    ) -> Self {
+        Self {
+            rendered: Arc::default(),
+            metrics,
+            health,
+            scrape,
+            latency,
+        }
+    }
 }
 
 /// Binds the admin address; failing here is a startup error the user must see.
@@ -40,7 +70,16 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationToken) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // At the cap, connections wait in the backlog until one is done.
+        let slot = tokio::select! {
+            _ = stop.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let (stream, _peer) = tokio::select! {
             _ = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -56,23 +95,26 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
         let state = state.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |request| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(&state, request)) }
+                async move { Ok::<_, std::convert::Infallible>(route(&state, request).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_REQUEST_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
+                _ = tokio::time::sleep(CONNECTION_LIFETIME) => {}
                 _ = stop.cancelled() => {}
             }
         });
     }
 }
 
-fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
     let known = matches!(
         path,
@@ -104,11 +146,7 @@ fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>
             Response::builder()
                 .status(StatusCode::OK)
                 .header(CONTENT_TYPE, format.content_type())
-                .body(Full::new(Bytes::from(crate::metrics::serve::exposition(
-                    &state.metrics,
-                    &state.scrape,
-                    format,
-                ))))
+                .body(Full::new(render_metrics(state, format).await))
                 .expect("static response parts are valid")
         }
         "/api/v1/regressions" => match &state.latency {
@@ -138,6 +176,28 @@ fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>
             json(status, &readiness)
         }
     }
+}
+
+/// `/metrics` in `format`: rendered on the blocking pool (a hundred thousand scraped series
+/// take milliseconds the async workers need for delivery), and shared by the scrapes that
+/// ask within [`RENDER_REUSE`] of each other, so many scrapers cost one rendering.
+async fn render_metrics(state: &AdminState, format: Format) -> Bytes {
+    let mut rendered = state.rendered.lock().await;
+    if let Some((_, _, body)) = rendered
+        .iter()
+        .find(|(f, at, _)| *f == format && at.elapsed() < RENDER_REUSE)
+    {
+        return body.clone();
+    }
+    let (metrics, scrape) = (state.metrics.clone(), state.scrape.clone());
+    let body = tokio::task::spawn_blocking(move || {
+        Bytes::from(crate::metrics::serve::exposition(&metrics, &scrape, format))
+    })
+    .await
+    .unwrap_or_default();
+    rendered.retain(|(f, _, _)| *f != format);
+    rendered.push((format, std::time::Instant::now(), body.clone()));
+    body
 }
 
 fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {

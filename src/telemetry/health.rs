@@ -147,6 +147,24 @@ pub struct ComponentHealth {
     health: Health,
 }
 
+/// The longest reason `/readyz` shows.
+pub const MAX_REASON_CHARS: usize = 160;
+
+fn sanitized(reason: &str) -> String {
+    let line = reason.lines().next().unwrap_or_default();
+    let mut out: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON_CHARS)
+        .collect();
+    if line.chars().filter(|c| !c.is_control()).count() > MAX_REASON_CHARS
+        || reason.lines().nth(1).is_some()
+    {
+        out.push('…');
+    }
+    out
+}
+
 impl ComponentHealth {
     pub fn name(&self) -> &str {
         &self.name
@@ -156,13 +174,39 @@ impl ComponentHealth {
         self.health.set(&self.name, ComponentState::Running);
     }
 
+    /// Failing, for `reason` — shown on `/readyz`, so cut to its first line and
+    /// [`MAX_REASON_CHARS`], control characters dropped: a receiver's error page is not
+    /// echoed to whoever asks.
     pub fn failing(&self, reason: impl Into<String>) {
-        self.health
-            .set(&self.name, ComponentState::Failing(reason.into()));
+        self.health.set(
+            &self.name,
+            ComponentState::Failing(sanitized(&reason.into())),
+        );
     }
 
     pub fn finished(&self) {
         self.health.set(&self.name, ComponentState::Finished);
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_one_short_line_without_control_characters() {
+        let page = format!(
+            "503 upstream error\x1b[31m{}\n<html>secret stack</html>",
+            "x".repeat(500)
+        );
+        let shown = sanitized(&page);
+        assert!(shown.chars().count() <= MAX_REASON_CHARS + 1, "{shown}");
+        assert!(
+            !shown.contains('\x1b') && !shown.contains("<html>"),
+            "{shown}"
+        );
+        assert!(shown.ends_with('…'));
+        assert_eq!(sanitized("stdout closed"), "stdout closed");
     }
 }
 
