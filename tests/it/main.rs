@@ -14,6 +14,7 @@ mod layering;
 mod loki;
 mod metrics;
 mod observability;
+mod openapi;
 mod parse;
 mod remote_write;
 mod remote_write_prometheus;
