@@ -14,7 +14,8 @@
 //!   it is when YAML would read it back unchanged (`8080`, `true`, `loki.monitoring`), and
 //!   double-quoted otherwise (`hunter2 #1`, `*x`, `{a: 1}`, `a: b` stay those strings);
 //! - inside a longer plain scalar (`http://${HOST}:3100`), a value YAML would read
-//!   differently there is refused, with the advice to quote the scalar.
+//!   differently there is refused, with the advice to quote the scalar;
+//! - in a trailing comment, it goes in as it is.
 //!
 //! A value containing a newline is refused whatever the context.
 
@@ -135,6 +136,8 @@ fn resolve(body: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Strin
 enum Context {
     DoubleQuoted,
     SingleQuoted,
+    /// In a trailing comment: nothing the value holds can change the document.
+    Comment,
     /// The whole of a plain scalar.
     WholeValue,
     /// Part of a longer plain scalar.
@@ -144,9 +147,13 @@ enum Context {
 /// The context of a reference between `before` and `after` on its line.
 fn context(before: &str, after: &str) -> Context {
     let (mut double, mut single, mut escaped) = (false, false, false);
+    let mut previous = ' ';
     for c in before.chars() {
+        let at = previous;
+        previous = c;
         match c {
             _ if escaped => escaped = false,
+            '#' if !double && !single && at.is_whitespace() => return Context::Comment,
             '\\' if double => escaped = true,
             '"' if !single => double = !double,
             '\'' if !double => single = !single,
@@ -199,6 +206,7 @@ fn insert(value: &str, context: Context) -> Result<String, String> {
     Ok(match context {
         Context::DoubleQuoted => value.replace('\\', "\\\\").replace('"', "\\\""),
         Context::SingleQuoted => value.replace('\'', "''"),
+        Context::Comment => value.to_owned(),
         Context::WholeValue if reads_back_plain(value) => value.to_owned(),
         Context::WholeValue => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
         Context::InPlain if reads_back_plain(value) => value.to_owned(),
@@ -369,6 +377,8 @@ mod tests {
         let lookup = |_: &str| Some("a #b".to_owned());
         let errors = interpolate("url: http://${VALUE}:3100\n", lookup).unwrap_err();
         assert!(errors[0].message.contains("double quotes"), "{errors:?}");
+        // In a trailing comment any value goes: it cannot change the document.
+        assert_eq!(read("port: 1 # from ${VALUE}\n", "{a: *x}")["port"], 1);
     }
 
     #[test]

@@ -226,11 +226,6 @@ impl<E: Encoder> Outbox<E> {
         })
     }
 
-    /// The settings in force (`when_full` may have fallen back to `block`).
-    pub fn settings(&self) -> &DeliverySettings {
-        &self.settings
-    }
-
     pub fn lanes(&self) -> usize {
         self.lanes.len()
     }

@@ -2,7 +2,7 @@
 //! (remote write's headers, and which statuses are refusals).
 
 use super::config::{RemoteWriteSettings, SAMPLE_OVERHEAD_BYTES};
-use super::proto::{self, Sample, TimeSeries, WriteRequest};
+use super::proto::{self, Sample};
 use super::series::{Point, Series};
 use crate::logs::pipeline::Delivery;
 use crate::sink::delivery::http::{Body, HttpSender, Statuses};
@@ -52,8 +52,10 @@ impl PendingWrite {
         self.permits.push(permit);
     }
 
-    /// The request, as a message (tests; the encoder writes it without building it).
-    pub fn to_request(&self) -> WriteRequest {
+    /// The request, as a message (tests: the encoder writes it without building it).
+    #[cfg(test)]
+    pub fn to_request(&self) -> proto::WriteRequest {
+        use proto::{TimeSeries, WriteRequest};
         WriteRequest {
             timeseries: self
                 .points
@@ -204,7 +206,7 @@ mod tests {
         let mut written = Vec::new();
         pending.encode_to(&mut written);
         assert_eq!(written, pending.to_request().encode_to_vec());
-        let decoded = WriteRequest::decode(written.as_slice()).unwrap();
+        let decoded = proto::WriteRequest::decode(written.as_slice()).unwrap();
         assert!(proto::is_stale_nan(decoded.timeseries[1].samples[0].value));
     }
 }

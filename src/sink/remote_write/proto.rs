@@ -64,12 +64,3 @@ pub struct MetricMetadata {
     #[prost(string, tag = "5")]
     pub unit: String,
 }
-
-/// Decodes a body as a receiver does (snappy block, then protobuf): for tests and the
-/// in-repo receiver.
-pub fn decode_body(body: &[u8]) -> Result<WriteRequest, String> {
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| format!("not a snappy block: {e}"))?;
-    WriteRequest::decode(raw.as_slice()).map_err(|e| format!("not a WriteRequest: {e}"))
-}

@@ -2,6 +2,7 @@
 //! `__name__`, `write_relabel` applied, external labels added, labels sorted, unique and not
 //! empty) and its timestamp; and the staleness bookkeeping that says which series ended.
 
+#[cfg(test)]
 use super::proto::Label;
 use crate::metrics::config::RelabelRule;
 use crate::metrics::exposition::family::{MetricFamily, OwnedSample};
@@ -74,7 +75,8 @@ impl Series {
         self.encoded.len()
     }
 
-    /// The labels, decoded (tests and diagnostics: requests copy the bytes).
+    /// The labels, decoded (tests: requests copy the bytes).
+    #[cfg(test)]
     pub fn labels(&self) -> Vec<Label> {
         #[derive(prost::Message)]
         struct Labels {
@@ -86,6 +88,7 @@ impl Series {
             .unwrap_or_default()
     }
 
+    #[cfg(test)]
     pub fn name(&self) -> String {
         self.labels()
             .into_iter()
