@@ -51,6 +51,44 @@ impl Outcome {
     }
 }
 
+type AdminSecurity = (
+    Option<Arc<admin::auth::AdminAuth>>,
+    Option<Arc<rustls::ServerConfig>>,
+);
+
+/// The admin server's key set and TLS configuration: files that cannot be read at start are
+/// a startup error (later changes that do not load keep the last good version).
+fn admin_security(config: &Config, metrics: &Arc<AgentMetrics>) -> anyhow::Result<AdminSecurity> {
+    let auth = match &config.admin.auth {
+        Some(settings) => Some(Arc::new(
+            admin::auth::AdminAuth::open(
+                settings,
+                metrics.admin().clone(),
+                admin::auth::verify::system_clock(),
+            )
+            .map_err(|e| anyhow::anyhow!("admin.auth: {e}"))?,
+        )),
+        None => None,
+    };
+    let tls = match &config.admin.tls {
+        Some(settings) => {
+            let files = crate::tls::server::ServerTlsFiles {
+                cert_file: settings.cert_file.clone(),
+                key_file: settings.key_file.clone(),
+                client_ca_file: settings.client_ca_file.clone(),
+            };
+            let admin_metrics = metrics.admin().clone();
+            let reported = move |ok| admin_metrics.tls_reload("admin", ok);
+            Some(Arc::new(
+                crate::tls::server::server_config(&files, reported)
+                    .map_err(|e| anyhow::anyhow!("admin.tls: {e}"))?,
+            ))
+        }
+        None => None,
+    };
+    Ok((auth, tls))
+}
+
 /// Runs until every source has finished, a signal arrives, or a sink fails.
 /// `signals` yields signal names; the second one exits the process at once.
 pub async fn run(
@@ -70,6 +108,7 @@ pub async fn run(
     let admin_stop = CancellationToken::new();
     let scrape = Arc::new(ScrapeStore::new(&config.scrape));
     let latency = start_latency(&config, &metrics, &scrape, &admin_stop);
+    let (auth, tls) = admin_security(&config, &metrics)?;
     tokio::spawn(admin::serve(
         listener,
         AdminState::new(
@@ -77,7 +116,9 @@ pub async fn run(
             health.clone(),
             scrape.clone(),
             latency.clone(),
-        ),
+        )
+        .with_auth(auth)
+        .with_tls(tls),
         admin_stop.clone(),
     ));
     let heartbeat = health.spawn_heartbeat();

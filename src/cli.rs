@@ -42,6 +42,12 @@ pub enum Command {
     /// Detect latency regressions in a CSV of `timestamp,value` rows with the agent's detector:
     /// one JSON line per regression
     Detect(DetectArgs),
+    /// Manage the admin API's signing keys (rotation every 24 h, for admin.auth)
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Issue admin API bearer tokens (for Prometheus's credentials_file)
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
     /// Print the version, git commit and build date
     Version,
 }
@@ -54,6 +60,8 @@ pub fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::execute(&args),
         Command::CheckMetrics(args) => cmd::check_metrics::execute(&args),
         Command::Detect(args) => cmd::detect::execute(&args),
+        Command::Keys(command) => cmd::keys::execute(&command),
+        Command::Token(command) => cmd::token::execute(&command),
         Command::Version => {
             println!("{}", crate::build_info::describe());
             0

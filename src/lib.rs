@@ -19,3 +19,4 @@ pub mod settings;
 pub mod shutdown;
 pub mod sink;
 pub mod telemetry;
+pub mod tls;

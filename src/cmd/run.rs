@@ -45,7 +45,7 @@ pub fn execute(args: RunArgs, log_level: Option<&str>) -> u8 {
         None => config::embedded_default(),
     };
     let config = loaded.config;
-    let admin_listen = args.admin_listen.unwrap_or(config.admin_listen);
+    let admin_listen = args.admin_listen.unwrap_or(config.admin.listen);
     let workers = args.worker_threads.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get().min(MAX_DEFAULT_WORKERS))

@@ -45,25 +45,7 @@ fn default_data_dir() -> String {
     "/var/lib/vigia".to_owned()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminSection {
-    /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`).
-    #[serde(default = "default_admin_listen")]
-    pub listen: String,
-}
-
-fn default_admin_listen() -> String {
-    "0.0.0.0:9100".to_owned()
-}
-
-impl Default for AdminSection {
-    fn default() -> Self {
-        Self {
-            listen: default_admin_listen(),
-        }
-    }
-}
+pub use crate::admin::config::AdminSection;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,6 @@ use crate::logs::source::component::Source;
 use crate::settings::ValidationContext;
 use crate::sink::component::{Sink, SinkInput};
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +16,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
-    pub admin_listen: SocketAddr,
+    pub admin: crate::admin::config::AdminSettings,
     pub grace_period: Duration,
     pub channel_capacity: usize,
     pub batch_max_events: usize,
@@ -59,19 +58,7 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let role = file.role;
 
-    let admin_listen = match file.admin.listen.parse::<SocketAddr>() {
-        Ok(address) => Some(address),
-        Err(_) => {
-            problems.push(Diagnostic::new(
-                "admin.listen",
-                format!(
-                    "`{}` is not a socket address (expected `IP:PORT`, e.g. `0.0.0.0:9100` or `[::1]:9100`)",
-                    file.admin.listen
-                ),
-            ));
-            None
-        }
-    };
+    let admin = file.admin.validate(&mut problems);
 
     let grace_period = file.shutdown.grace_period.0;
     if grace_period.is_zero() || grace_period > MAX_GRACE {
@@ -201,10 +188,10 @@ pub fn validate(file: &ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     let latency =
         crate::latency::config::validate(&file.latency.clone().unwrap_or_default(), &mut problems);
 
-    match (admin_listen, problems.is_empty()) {
-        (Some(admin_listen), true) => Ok(Config {
+    match (admin, problems.is_empty()) {
+        (Some(admin), true) => Ok(Config {
             data_dir: PathBuf::from(&file.data_dir),
-            admin_listen,
+            admin,
             grace_period,
             channel_capacity: file.pipeline.channel_capacity,
             batch_max_events: file.pipeline.batch_max_events,

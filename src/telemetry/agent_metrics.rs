@@ -29,6 +29,7 @@ pub struct AgentMetrics {
     redactions: IntCounterVec,
     loki: super::loki::LokiFamilies,
     remote_write: super::remote_write::RemoteWriteFamilies,
+    admin: super::admin::AdminMetrics,
 }
 
 /// Metrics of one file source.
@@ -235,7 +236,9 @@ impl AgentMetrics {
 
         let loki = super::loki::LokiFamilies::register(&registry);
         let remote_write = super::remote_write::RemoteWriteFamilies::register(&registry);
+        let admin = super::admin::AdminMetrics::register(&registry);
         Self {
+            admin,
             loki,
             remote_write,
             registry,
@@ -267,6 +270,11 @@ impl AgentMetrics {
 
     pub fn remote_write(&self, component: &str) -> super::remote_write::RemoteWriteMetrics {
         self.remote_write.for_sink(component)
+    }
+
+    /// The admin server's own metrics (auth, connections, TLS reloads).
+    pub fn admin(&self) -> &super::admin::AdminMetrics {
+        &self.admin
     }
 
     pub fn redactions(&self, rule: &str) -> IntCounter {

@@ -1,6 +1,7 @@
 //! The agent's own observability: its Prometheus registry with typed metric handles, and the
 //! `tracing` setup for its own logs (stderr, never mixed with the console sink's stdout).
 
+pub mod admin;
 pub mod agent_metrics;
 pub mod delivery;
 pub mod health;
