@@ -86,6 +86,11 @@ impl AdminMetrics {
         self.auth_failures.with_label_values(&[reason]).inc();
     }
 
+    /// Refusals counted for `reason` so far.
+    pub fn auth_failure_count(&self, reason: &str) -> u64 {
+        self.auth_failures.with_label_values(&[reason]).get()
+    }
+
     pub fn key_reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.key_reloads.with_label_values(&[result]).inc();

@@ -129,28 +129,6 @@ impl<W: std::io::Write> WriteLines for W {
 }
 
 #[tokio::test]
-async fn connections_past_the_cap_wait_until_others_are_done() {
-    let metrics = Arc::new(AgentMetrics::new());
-    let health = Health::new(metrics.clone());
-    let (base, stop) = serve(health, metrics).await;
-    let addr = base.trim_start_matches("http://").to_owned();
-    // A neighbour opens as many connections as the server serves, and sends nothing.
-    let mut idle = Vec::new();
-    for _ in 0..admin::MAX_CONNECTIONS {
-        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let client = crate::support::http_client(std::time::Duration::from_millis(1500));
-    let queued = client.get(format!("{base}/healthz")).send().await;
-    assert!(queued.is_err(), "served past the cap: {queued:?}");
-    // Once they are gone, the next request is served at once.
-    drop(idle);
-    let (status, _, _) = get(&format!("{base}/healthz")).await;
-    assert_eq!(status, 200);
-    stop.cancel();
-}
-
-#[tokio::test]
 async fn a_failing_components_reason_is_shown_short_and_sanitized() {
     let metrics = Arc::new(AgentMetrics::new());
     let health = Health::new(metrics.clone());

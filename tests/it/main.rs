@@ -1,6 +1,8 @@
 //! One integration-test binary (faster to link than one per file), with shared support.
 
 mod admin;
+mod admin_auth;
+mod admin_load;
 mod alerts;
 mod cli;
 mod dashboards;

@@ -233,6 +233,20 @@ impl KeyStore {
 
     /// A token signed by the current key.
     pub fn issue(&self, now: u64, request: &TokenRequest) -> anyhow::Result<String> {
+        self.sign(&serde_json::json!({
+            "iss": request.issuer,
+            "aud": request.audience,
+            "sub": request.subject,
+            "scope": request.scope,
+            "iat": now,
+            "nbf": now,
+            "exp": now.saturating_add(request.ttl),
+            "jti": random_hex(8)?,
+        }))
+    }
+
+    /// Any claims, signed by the current key with its `kid` (tests build refused tokens so).
+    pub fn sign(&self, claims: &serde_json::Value) -> anyhow::Result<String> {
         let Some(key) = self.current() else {
             bail!("the key store has no current key: run `vigia keys rotate` first");
         };
@@ -245,17 +259,7 @@ impl KeyStore {
         };
         let mut header = Header::new(algorithm);
         header.kid = Some(key.kid.clone());
-        let claims = serde_json::json!({
-            "iss": request.issuer,
-            "aud": request.audience,
-            "sub": request.subject,
-            "scope": request.scope,
-            "iat": now,
-            "nbf": now,
-            "exp": now.saturating_add(request.ttl),
-            "jti": random_hex(8)?,
-        });
-        Ok(jsonwebtoken::encode(&header, &claims, &encoding)?)
+        Ok(jsonwebtoken::encode(&header, claims, &encoding)?)
     }
 }
 
