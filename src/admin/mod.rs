@@ -34,6 +34,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// reads (or keeps a connection idle) cannot hold a descriptor and a response for ever.
 /// Prometheus reconnects between scrapes without noticing.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// How long a connection past its lifetime has to finish the answer in progress.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(5);
 /// The most a request's head may take; no route reads a body. Above the 8 KiB a token may
 /// take, so that an oversized token is refused (and counted) as such, not as a bad request.
 const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
@@ -113,10 +115,11 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
         let (state, stop, tls) = (state.clone(), stop.clone(), tls.clone());
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let lifetime = tokio::time::sleep(CONNECTION_LIFETIME);
+            // The lifetime ends gracefully inside `serve_http`; this is the hard stop.
+            let deadline = tokio::time::sleep(CONNECTION_LIFETIME + GRACEFUL_CLOSE);
             tokio::select! {
                 _ = serve_connection(stream, tls, state, &admitted) => {}
-                _ = lifetime => {}
+                _ = deadline => {}
                 _ = admitted.close.cancelled() => {}
                 _ = stop.cancelled() => {}
             }
@@ -156,10 +159,18 @@ where
             Ok::<_, std::convert::Infallible>(response)
         }
     });
-    let _ = http1::Builder::new()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_REQUEST_HEAD_BYTES)
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = tokio::time::sleep(CONNECTION_LIFETIME) => {}
+    }
+    // The answer in progress is finished and the connection closed after it: a keep-alive
+    // client (Prometheus) never sees a request cut.
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(GRACEFUL_CLOSE, connection).await;
 }

@@ -3,6 +3,8 @@
 mod admin;
 mod admin_auth;
 mod admin_load;
+mod admin_tls;
+mod admin_tls_prometheus;
 mod alerts;
 mod cli;
 mod dashboards;

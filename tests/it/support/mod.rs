@@ -9,6 +9,7 @@ pub mod loki;
 pub mod prometheus;
 pub mod remote_write;
 pub mod target;
+pub mod tls;
 pub mod writer;
 
 use std::time::{Duration, Instant};

@@ -17,6 +17,13 @@ pub struct Prometheus {
 impl Prometheus {
     /// Scrapes `target` (job `vigia`) and evaluates `rule_files`, every second.
     pub fn start(dir: &Path, target: SocketAddr, rule_files: &[&Path]) -> Self {
+        let job =
+            format!("  - job_name: vigia\n    static_configs:\n      - targets: ['{target}']\n");
+        Self::start_with(dir, &job, rule_files)
+    }
+
+    /// Runs `scrape_configs` (YAML list items, indented by two) every second.
+    pub fn start_with(dir: &Path, scrape_configs: &str, rule_files: &[&Path]) -> Self {
         let port = free_port();
         let rules: Vec<String> = rule_files
             .iter()
@@ -26,7 +33,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\nscrape_configs:\n  - job_name: vigia\n    static_configs:\n      - targets: ['{target}']\n",
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\nscrape_configs:\n{scrape_configs}",
                 rules.join(", ")
             ),
         )
