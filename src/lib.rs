@@ -11,6 +11,8 @@ pub mod build_info;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http_client;
 pub mod latency;
 pub mod logs;

@@ -131,7 +131,7 @@ impl HttpSender {
                 return Answer::Retry {
                     status: None,
                     retry_after: None,
-                    reason: error_chain(&error),
+                    reason: self.scrub(error_chain(&error)),
                 };
             }
         };
@@ -147,14 +147,14 @@ impl HttpSender {
                 unexpected: (self.statuses.unexpected_success)(status),
             },
             status if (self.statuses.refused)(status) => {
-                let body = read_capped(response).await;
+                let body = self.scrub(read_capped(response).await);
                 Answer::Refused {
                     status,
                     body: body.chars().take(1024).collect(),
                 }
             }
             _ => {
-                let body = read_capped(response).await;
+                let body = self.scrub(read_capped(response).await);
                 Answer::Retry {
                     status: Some(status),
                     retry_after,
@@ -162,6 +162,40 @@ impl HttpSender {
                 }
             }
         }
+    }
+}
+
+impl HttpSender {
+    /// `text` (an upstream's error body, an error message) without the credentials this
+    /// sender sends: a gateway that echoes the request in its error page must not put them in
+    /// vigia's logs, metrics or `/readyz`.
+    fn scrub(&mut self, mut text: String) -> String {
+        let mut sent: Vec<String> = self
+            .headers
+            .values()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        match &mut self.auth {
+            Some(Auth::Basic { username, password }) => {
+                use base64::Engine;
+                let password = password.current().to_owned();
+                sent.push(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}")),
+                );
+                sent.push(password);
+            }
+            Some(Auth::Bearer(token)) => sent.push(token.current().to_owned()),
+            None => {}
+        }
+        // Short values (a tenant id, `true`) are not credentials and would garble the text.
+        for secret in sent.iter().filter(|s| s.len() >= 8) {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        text
     }
 }
 

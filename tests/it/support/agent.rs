@@ -24,7 +24,13 @@ impl Agent {
     /// Starts `vigia run` with `args` (plus an ephemeral admin port) and waits until the admin
     /// server listens.
     pub fn start(args: &[&str]) -> Agent {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Agent::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Agent {
         let mut child = vigia()
+            .envs(env.iter().copied())
             .arg("run")
             .args(args)
             .args(["--admin-listen", "127.0.0.1:0"])
@@ -136,6 +142,26 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
     runtime.block_on(async {
         let client = super::http_client(Duration::from_secs(5));
         let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        Ok((status, body))
+    })
+}
+
+/// GET with a bearer token (status, body).
+pub fn http_get_bearer(url: &str, token: &str) -> Result<(u16, String), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let client = super::http_client(Duration::from_secs(5));
+        let response = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|e| e.to_string())?;
         Ok((status, body))

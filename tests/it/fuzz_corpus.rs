@@ -1,0 +1,44 @@
+//! The fuzz targets' committed corpora (`fuzz/corpus/<target>/`, minimized with
+//! `cargo fuzz cmin`) and the inputs of bugs they found (`fuzz/regressions/<target>/`, each
+//! named after its bug), replayed through the same entry points on stable: what fuzzing
+//! once reached keeps being checked on every run, without nightly.
+
+use std::path::Path;
+
+fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_committed_fuzz_input_runs_without_a_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut replayed = Vec::new();
+    for (target, run) in vigia::fuzzing::TARGETS {
+        let mut count = 0;
+        for kind in ["corpus", "regressions"] {
+            for input in inputs(&root.join(kind).join(target)) {
+                let data = std::fs::read(&input).unwrap();
+                let outcome = std::panic::catch_unwind(|| run(&data));
+                assert!(outcome.is_ok(), "{target}: {} panics", input.display());
+                count += 1;
+            }
+        }
+        replayed.push((target, count));
+    }
+    eprintln!("replayed: {replayed:?}");
+    for (target, count) in replayed {
+        assert!(
+            count > 0,
+            "no committed corpus for the fuzz target {target}"
+        );
+    }
+}
