@@ -30,6 +30,17 @@ fn the_description_is_valid_openapi() {
 
 /// Sends `method path`, then checks the answer against the description.
 fn check(agent: &Agent, method: &str, path: &str, accept: Option<&str>) -> (u16, String) {
+    check_with(agent, method, path, accept, None)
+}
+
+/// [`check`] with an `Authorization` header value.
+fn check_with(
+    agent: &Agent,
+    method: &str,
+    path: &str,
+    accept: Option<&str>,
+    authorization: Option<&str>,
+) -> (u16, String) {
     let client = crate::support::http_client(Duration::from_secs(10));
     let url = agent.url(path);
     let (status, content_type, body) = tokio::runtime::Builder::new_current_thread()
@@ -40,6 +51,9 @@ fn check(agent: &Agent, method: &str, path: &str, accept: Option<&str>) -> (u16,
             let mut request = client.request(method.parse().unwrap(), &url);
             if let Some(accept) = accept {
                 request = request.header("Accept", accept);
+            }
+            if let Some(authorization) = authorization {
+                request = request.header("Authorization", authorization);
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
@@ -133,4 +147,83 @@ fn regressions_answer_404_when_detection_is_off() {
     let agent = Agent::start(&["--config", config.to_str().unwrap()]);
     assert_eq!(check(&agent, "GET", "/api/v1/regressions", None).0, 404);
     assert_eq!(check(&agent, "GET", "/readyz", None).0, 200);
+}
+
+/// An agent with `admin.auth` and a token for it, issued by the real commands.
+fn agent_with_auth(dir: &Path, scope: &str) -> (Agent, String) {
+    let (keys, jwks) = (dir.join("keys"), dir.join("jwks.json"));
+    let run = |args: &[&str]| {
+        let output = crate::support::agent::vigia().args(args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    run(&["keys", "rotate", "--jwks", jwks.to_str().unwrap(), "--keys", keys.to_str().unwrap()]);
+    let token = run(&["token", "issue", "--keys", keys.to_str().unwrap(), "--scope", scope]);
+    let config = dir.join("vigia.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\nadmin:\n  auth:\n    jwks_file: {}\nmetrics:\n  from_logs: {{}}\nsources:\n  web: {{type: stdin}}\nsinks:\n  out: {{type: console}}\n",
+            dir.join("data").display(),
+            jwks.display()
+        ),
+    )
+    .unwrap();
+    (Agent::start(&["--config", config.to_str().unwrap()]), token)
+}
+
+#[test]
+fn with_auth_on_every_answer_and_every_refusal_is_described() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, token) = agent_with_auth(dir.path(), "metrics:read");
+    let bearer = format!("Bearer {token}");
+    for path in ["/metrics", "/api/v1/regressions", "/api/v1/openapi.json"] {
+        let (status, body) = check(&agent, "GET", path, None);
+        assert_eq!(status, 401, "{path}: {body}");
+        let (status, _) = check_with(&agent, "GET", path, None, Some("Bearer not.a.token"));
+        assert_eq!(status, 401, "{path}");
+    }
+    assert_eq!(check_with(&agent, "GET", "/metrics", None, Some(&bearer)).0, 200);
+    assert_eq!(check_with(&agent, "GET", "/api/v1/openapi.json", None, Some(&bearer)).0, 200);
+    let (status, body) = check_with(&agent, "GET", "/api/v1/regressions", None, Some(&bearer));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(check(&agent, "GET", "/healthz", None).0, 200);
+    assert_eq!(check(&agent, "GET", "/readyz", None).0, 200);
+}
+
+/// Schemathesis (PyPI) generates requests from the description, with and without a valid
+/// token: no answer may be a 5xx or break the description.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
+    let available = std::process::Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(available, "schemathesis is missing: scripts/test.sh installs it");
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, token) = agent_with_auth(dir.path(), "metrics:read regressions:read");
+    let base = format!("http://{}", agent.admin);
+    for authorization in [None, Some(format!("Bearer {token}"))] {
+        let mut command = std::process::Command::new("schemathesis");
+        command
+            .args(["run", spec().to_str().unwrap(), "--url", &base])
+            .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
+            .args(["--max-examples", "30", "--request-timeout", "5", "--seed", "1"])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .current_dir(dir.path());
+        if let Some(value) = &authorization {
+            command.args(["--header", &format!("Authorization: {value}")]);
+        }
+        let output = command.output().unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success(),
+            "schemathesis ({}):\n{report}",
+            if authorization.is_some() { "with a token" } else { "without a token" }
+        );
+    }
 }

@@ -21,6 +21,13 @@ if operation is None:
 response = operation["responses"].get(status)
 if response is None:
     sys.exit(f"{method} {path}: status {status} is not documented")
+pointer = ["paths", path, method.lower(), "responses", status]
+if "$ref" in response:
+    # A shared response (#/components/responses/...).
+    pointer = response["$ref"].lstrip("#/").split("/")
+    response = spec
+    for part in pointer:
+        response = response[part]
 if method.upper() == "HEAD":
     sys.exit(0)
 declared = response.get("content", {})
@@ -33,7 +40,7 @@ if media.startswith("application/json"):
     registry = Registry().with_resource(
         "urn:spec", Resource.from_contents(spec, default_specification=DRAFT202012)
     )
-    pointer = ["paths", path, method.lower(), "responses", status, "content", media, "schema"]
+    pointer = pointer + ["content", media, "schema"]
     escaped = [part.replace("~", "~0").replace("/", "~1") for part in pointer]
     schema = {"$ref": "urn:spec#/" + "/".join(escaped)}
     validator = jsonschema.Draft202012Validator(schema, registry=registry, format_checker=jsonschema.FormatChecker())
