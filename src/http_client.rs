@@ -29,34 +29,30 @@ pub struct TlsFiles<'a> {
     pub insecure_skip_verify: bool,
 }
 
-/// `builder` with `tls` applied; `peer` names the destination in errors and warnings.
+/// `builder` with `tls` applied; `peer` names the destination in errors and warnings. With
+/// any file set, the files are followed: a rotated CA or client certificate is used from the
+/// next connection on (see [`crate::tls::client`]).
 pub fn with_tls(
-    mut builder: reqwest::ClientBuilder,
+    builder: reqwest::ClientBuilder,
     tls: TlsFiles<'_>,
     peer: &str,
 ) -> anyhow::Result<reqwest::ClientBuilder> {
-    if let Some(ca) = tls.ca_file {
-        let pem =
-            std::fs::read(ca).map_err(|e| anyhow::anyhow!("cannot read the CA file {ca}: {e}"))?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    if let (Some(cert), Some(key)) = (tls.cert_file, tls.key_file) {
-        let mut pem = std::fs::read(cert)
-            .map_err(|e| anyhow::anyhow!("cannot read the client certificate {cert}: {e}"))?;
-        pem.extend(
-            std::fs::read(key)
-                .map_err(|e| anyhow::anyhow!("cannot read the client key {key}: {e}"))?,
-        );
-        builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
+    let follows = tls.ca_file.is_some() || tls.cert_file.is_some() || tls.insecure_skip_verify;
+    if !follows {
+        return Ok(builder);
     }
     if tls.insecure_skip_verify {
         tracing::warn!(
             peer,
             "TLS certificate verification is off (insecure_skip_verify)"
         );
-        builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    Ok(builder)
+    let files = crate::tls::client::ClientTlsFiles {
+        ca_file: tls.ca_file.map(Into::into),
+        cert_file: tls.cert_file.map(Into::into),
+        key_file: tls.key_file.map(Into::into),
+        insecure_skip_verify: tls.insecure_skip_verify,
+    };
+    let config = crate::tls::client::client_config(&files, peer).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(builder.tls_backend_preconfigured(config))
 }

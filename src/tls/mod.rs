@@ -3,6 +3,7 @@
 //! [`CHECK_EVERY`] during handshakes and loaded again when they changed. A new version that
 //! does not load keeps the last good one, counted and logged. No restart, ever.
 
+pub mod client;
 pub mod server;
 pub mod watch;
 

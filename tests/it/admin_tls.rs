@@ -139,3 +139,77 @@ async fn with_a_client_ca_only_clients_with_its_certificates_are_answered() {
     );
     stop.cancel();
 }
+
+/// The client side (what the Loki and remote-write sinks use): a rotated client certificate
+/// and a rotated CA file take effect at the next connection of the same client.
+#[tokio::test]
+async fn a_client_follows_its_rotated_client_certificate_and_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_ca = TestCa::new("server CA");
+    let clients_ca = TestCa::new("clients CA");
+    let other_ca = TestCa::new("another CA");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    server_ca.write(&["localhost"], &cert, &key);
+    let client_ca_file = dir.path().join("clients-ca.pem");
+    std::fs::write(&client_ca_file, &clients_ca.pem).unwrap();
+    let files = ServerTlsFiles {
+        cert_file: cert,
+        key_file: key,
+        client_ca_file: Some(client_ca_file),
+    };
+    let (base, _metrics, stop) = serve(&files).await;
+    let url = format!("{base}/healthz");
+
+    // The client starts with a certificate the server does not trust.
+    let (ca_file, client_cert, client_key) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("client.crt"),
+        dir.path().join("client.key"),
+    );
+    std::fs::write(&ca_file, &server_ca.pem).unwrap();
+    other_ca.write(&["vigia"], &client_cert, &client_key);
+    let builder = vigia::http_client::builder(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .resolve("localhost", "127.0.0.1:0".parse().unwrap());
+    let client = vigia::http_client::with_tls(
+        builder,
+        vigia::http_client::TlsFiles {
+            ca_file: ca_file.to_str(),
+            cert_file: client_cert.to_str(),
+            key_file: client_key.to_str(),
+            insecure_skip_verify: false,
+        },
+        "test",
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let status = |client: &reqwest::Client| {
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(&url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert!(
+        status(&client).await.is_err(),
+        "an untrusted client certificate"
+    );
+    let wait = vigia::tls::CHECK_EVERY + Duration::from_millis(100);
+
+    clients_ca.write(&["vigia"], &client_cert, &client_key);
+    tokio::time::sleep(wait).await;
+    assert_eq!(
+        status(&client).await.unwrap(),
+        200,
+        "the renewed certificate is used"
+    );
+
+    std::fs::write(&ca_file, &other_ca.pem).unwrap();
+    tokio::time::sleep(wait).await;
+    assert!(
+        status(&client).await.is_err(),
+        "the server is no longer trusted"
+    );
+    std::fs::write(&ca_file, &server_ca.pem).unwrap();
+    tokio::time::sleep(wait).await;
+    assert_eq!(status(&client).await.unwrap(), 200, "trusted again");
+    stop.cancel();
+}

@@ -154,11 +154,29 @@ fn agent_with_auth(dir: &Path, scope: &str) -> (Agent, String) {
     let (keys, jwks) = (dir.join("keys"), dir.join("jwks.json"));
     let run = |args: &[&str]| {
         let output = crate::support::agent::vigia().args(args).output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
-    run(&["keys", "rotate", "--jwks", jwks.to_str().unwrap(), "--keys", keys.to_str().unwrap()]);
-    let token = run(&["token", "issue", "--keys", keys.to_str().unwrap(), "--scope", scope]);
+    run(&[
+        "keys",
+        "rotate",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+    ]);
+    let token = run(&[
+        "token",
+        "issue",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--scope",
+        scope,
+    ]);
     let config = dir.join("vigia.yaml");
     std::fs::write(
         &config,
@@ -183,8 +201,14 @@ fn with_auth_on_every_answer_and_every_refusal_is_described() {
         let (status, _) = check_with(&agent, "GET", path, None, Some("Bearer not.a.token"));
         assert_eq!(status, 401, "{path}");
     }
-    assert_eq!(check_with(&agent, "GET", "/metrics", None, Some(&bearer)).0, 200);
-    assert_eq!(check_with(&agent, "GET", "/api/v1/openapi.json", None, Some(&bearer)).0, 200);
+    assert_eq!(
+        check_with(&agent, "GET", "/metrics", None, Some(&bearer)).0,
+        200
+    );
+    assert_eq!(
+        check_with(&agent, "GET", "/api/v1/openapi.json", None, Some(&bearer)).0,
+        200
+    );
     let (status, body) = check_with(&agent, "GET", "/api/v1/regressions", None, Some(&bearer));
     assert_eq!(status, 403, "{body}");
     assert_eq!(check(&agent, "GET", "/healthz", None).0, 200);
@@ -199,7 +223,10 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(available, "schemathesis is missing: scripts/test.sh installs it");
+    assert!(
+        available,
+        "schemathesis is missing: scripts/test.sh installs it"
+    );
     let dir = tempfile::tempdir().unwrap();
     let (agent, token) = agent_with_auth(dir.path(), "metrics:read regressions:read");
     let base = format!("http://{}", agent.admin);
@@ -223,7 +250,11 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
         assert!(
             output.status.success(),
             "schemathesis ({}):\n{report}",
-            if authorization.is_some() { "with a token" } else { "without a token" }
+            if authorization.is_some() {
+                "with a token"
+            } else {
+                "without a token"
+            }
         );
     }
 }
