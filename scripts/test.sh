@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: installs what is missing (promtool, node_exporter, hadolint,
-# openapi-spec-validator), then formatting, lints, the whole
-# test suite and the Dockerfile lint. Safe to run again; installs happen only when needed.
+# openapi-spec-validator, schemathesis, kubernetes-validate, cargo-deny), then formatting,
+# lints, cargo deny, the whole test suite, the Dockerfile lint and, where a nightly toolchain
+# exists, a fuzz smoke run. Safe to run again; installs happen only when needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,11 +29,38 @@ if ! python3 -c 'import openapi_spec_validator, jsonschema, referencing' >/dev/n
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
 
+if ! command -v schemathesis >/dev/null 2>&1; then
+  step "installing schemathesis (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check schemathesis
+fi
+
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  step "installing kubernetes-validate (PyPI; schemas bundled)"
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
+fi
+
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  step "installing cargo-deny (crates.io)"
+  cargo install --locked --quiet cargo-deny
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo deny check licenses bans sources"
+cargo deny --locked check licenses bans sources
+
+step "cargo deny check advisories"
+# The RustSec database is a git repository on github.com; where it cannot be fetched (this
+# project's machines reach crates.io, PyPI, Debian and npm only) the check says so and moves on.
+if cargo deny --locked fetch db >/dev/null 2>&1; then
+  cargo deny --locked check --disable-fetch advisories
+else
+  echo "skipped: the RustSec advisory database (github.com) cannot be fetched from here"
+fi
 
 step "cargo test (unit, property, integration, doc)"
 test_log=$(mktemp)
@@ -44,6 +72,14 @@ awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
 
 step "hadolint Dockerfile"
 hadolint Dockerfile
+
+step "fuzz smoke run (cargo fuzz, nightly): a few seconds per target on the committed corpora"
+if cargo +nightly --version >/dev/null 2>&1; then
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
+  SMOKE_SECONDS=${SMOKE_SECONDS:-5} ./bench/fuzz-smoke.sh
+else
+  echo "skipped: no nightly toolchain here (tests/it/fuzz_corpus.rs replays the corpora on stable)"
+fi
 
 step "all checks passed"
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

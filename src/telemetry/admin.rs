@@ -52,8 +52,8 @@ impl AdminMetrics {
         let tls_reloads = register_counter(
             registry,
             "vigia_tls_reloads_total",
-            "Certificate, key or CA files read again because they changed, by user (admin, or a \
-             sink id) and result (ok, or error: the last good files are kept).",
+            "The admin server's certificate, key or client CA files read again because they \
+             changed, by result (ok, or error: the last good files are kept).",
             &["component", "result"],
         );
         let gauge = |name: &str, help: &str| register_gauge(registry, name, help, &[]);
