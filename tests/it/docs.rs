@@ -21,8 +21,9 @@ fn field_names(resolved_yaml: &str, user_ids: &[&str]) -> Vec<String> {
 
 #[test]
 fn every_configuration_field_is_documented() {
-    // valid.yaml sets every field of the log pipeline; agent-mode.yaml of remote write.
-    for fixture in ["valid.yaml", "agent-mode.yaml"] {
+    // valid.yaml sets every field of the log pipeline; agent-mode.yaml of remote write;
+    // admin-secure.yaml of the admin server.
+    for fixture in ["valid.yaml", "agent-mode.yaml", "admin-secure.yaml"] {
         check_documented(fixture);
     }
 }
