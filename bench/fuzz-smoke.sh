@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${SMOKE_SECONDS:-5}
 cargo +nightly fuzz build -O >/dev/null
+../bench/fuzz-corpus.sh unpack
 bin=target/x86_64-unknown-linux-gnu/release
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

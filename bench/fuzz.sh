@@ -19,6 +19,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(jwt framing exposition normalize checkpoint config disk_buffer)
 
 cargo +nightly fuzz build -O >/dev/null
+../bench/fuzz-corpus.sh unpack
 bin=target/x86_64-unknown-linux-gnu/release
 [ -d /dev/shm ] && export TMPDIR=/dev/shm
 

@@ -1,7 +1,8 @@
-//! The fuzz targets' committed corpora (`fuzz/corpus/<target>/`, minimized with
-//! `cargo fuzz cmin`) and the inputs of bugs they found (`fuzz/regressions/<target>/`, each
-//! named after its bug), replayed through the same entry points on stable: what fuzzing
-//! once reached keeps being checked on every run, without nightly.
+//! The fuzz targets' committed corpora (`fuzz/corpus/<target>.tar.gz`, minimized by
+//! `bench/fuzz-corpus.sh pack`) and the inputs of bugs they found
+//! (`fuzz/regressions/<target>/`, each named after its bug), replayed through the same entry
+//! points on stable: what fuzzing once reached keeps being checked on every run, without
+//! nightly.
 
 use std::path::Path;
 
@@ -21,11 +22,25 @@ fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn every_committed_fuzz_input_runs_without_a_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let unpacked = tempfile::tempdir().unwrap();
     let mut replayed = Vec::new();
     for (target, run) in vigia::fuzzing::TARGETS {
+        let corpus = unpacked.path().join(target);
+        std::fs::create_dir_all(&corpus).unwrap();
+        let archive = root.join("corpus").join(format!("{target}.tar.gz"));
+        if archive.exists() {
+            let status = std::process::Command::new("tar")
+                .arg("-xzf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(&corpus)
+                .status()
+                .unwrap();
+            assert!(status.success(), "cannot unpack {}", archive.display());
+        }
         let mut count = 0;
-        for kind in ["corpus", "regressions"] {
-            for input in inputs(&root.join(kind).join(target)) {
+        for dir in [corpus, root.join("regressions").join(target)] {
+            for input in inputs(&dir) {
                 // A fuzzer running beside the tests may have replaced it meanwhile.
                 let Ok(data) = std::fs::read(&input) else {
                     continue;
