@@ -4,7 +4,8 @@
 //! after each, and the server certificate is renewed. Every scrape succeeds, and the agent is
 //! the same process throughout.
 
-use crate::support::agent::{Agent, vigia};
+use crate::support::agent::Agent;
+use crate::support::keys;
 use crate::support::prometheus::Prometheus;
 use crate::support::tls::TestCa;
 use std::path::Path;
@@ -12,40 +13,14 @@ use std::time::{Duration, Instant};
 
 const DAY: u64 = 86_400;
 
-fn run(args: &[&str]) {
-    let output = vigia().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "vigia {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
+/// Keys rotated at `now` (on the injected clock); a token issued now, written where
+/// Prometheus reads it.
 fn rotate(dir: &Path, now: u64) {
-    let (jwks, keys) = (dir.join("jwks.json"), dir.join("keys"));
-    run(&[
-        "keys",
-        "rotate",
-        "--jwks",
-        jwks.to_str().unwrap(),
-        "--keys",
-        keys.to_str().unwrap(),
-        "--now",
-        &now.to_string(),
-    ]);
-    let token = dir.join("token");
-    run(&[
-        "token",
-        "issue",
-        "--keys",
-        keys.to_str().unwrap(),
-        "--out",
-        token.to_str().unwrap(),
-        "--ttl",
-        "1h",
-        "--scope",
-        "metrics:read",
-    ]);
+    keys::rotate(dir, Some(now));
+    let token = keys::issue(dir, "metrics:read");
+    let temporary = dir.join("token.tmp");
+    std::fs::write(&temporary, token).unwrap();
+    std::fs::rename(&temporary, dir.join("token")).unwrap();
 }
 
 fn value(result: &[serde_json::Value]) -> Option<f64> {

@@ -151,32 +151,8 @@ fn regressions_answer_404_when_detection_is_off() {
 
 /// An agent with `admin.auth` and a token for it, issued by the real commands.
 fn agent_with_auth(dir: &Path, scope: &str) -> (Agent, String) {
-    let (keys, jwks) = (dir.join("keys"), dir.join("jwks.json"));
-    let run = |args: &[&str]| {
-        let output = crate::support::agent::vigia().args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    };
-    run(&[
-        "keys",
-        "rotate",
-        "--jwks",
-        jwks.to_str().unwrap(),
-        "--keys",
-        keys.to_str().unwrap(),
-    ]);
-    let token = run(&[
-        "token",
-        "issue",
-        "--keys",
-        keys.to_str().unwrap(),
-        "--scope",
-        scope,
-    ]);
+    let jwks = crate::support::keys::rotate(dir, None);
+    let token = crate::support::keys::issue(dir, scope);
     let config = dir.join("vigia.yaml");
     std::fs::write(
         &config,

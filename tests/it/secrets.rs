@@ -43,34 +43,8 @@ fn no_configured_secret_reaches_check_config_readyz_metrics_or_the_logs() {
     let gateway = format!("http://{}", listener.local_addr().unwrap());
     let (stop_gateway, _thread) = serve(listener, echoing_gateway);
 
-    let (keys, jwks) = (dir.path().join("keys"), dir.path().join("jwks.json"));
-    let status = vigia()
-        .args([
-            "keys",
-            "rotate",
-            "--jwks",
-            jwks.to_str().unwrap(),
-            "--keys",
-            keys.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(status.status.success());
-    let token_output = vigia()
-        .args([
-            "token",
-            "issue",
-            "--keys",
-            keys.to_str().unwrap(),
-            "--scope",
-            "metrics:read regressions:read",
-        ])
-        .output()
-        .unwrap();
-    let admin_token = String::from_utf8(token_output.stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let jwks = crate::support::keys::rotate(dir.path(), None);
+    let admin_token = crate::support::keys::issue(dir.path(), "metrics:read regressions:read");
     assert!(admin_token.len() > 100);
 
     let config = dir.path().join("vigia.yaml");

@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod files;
 pub mod golden;
 pub mod http_server;
+pub mod keys;
 pub mod loki;
 pub mod prometheus;
 pub mod remote_write;
