@@ -17,7 +17,7 @@ impl Locations {
     /// Best effort: a document that does not parse simply has no locations.
     pub fn of_yaml(text: &str) -> Self {
         let mut locations = Self::default();
-        if let Ok(root) = serde_saphyr::from_str::<Node>(text) {
+        if let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, super::yaml_options()) {
             locations.record(String::new(), &root);
         }
         locations

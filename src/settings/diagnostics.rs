@@ -96,6 +96,9 @@ pub fn explain_serde_message(message: &str) -> String {
             return wanted.to_owned();
         }
     }
+    if message.starts_with("budget breached: Depth") || message == "recursion limit exceeded" {
+        return "nested too deep (more than 24 levels, where no setting goes past ten): is an indentation or a bracket wrong?".to_owned();
+    }
     for kind in ["unknown field", "unknown variant"] {
         let Some(rest) = message.strip_prefix(&format!("{kind} `")) else {
             continue;

@@ -147,3 +147,31 @@ fn an_invalid_log_level_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("invalid log level"));
 }
+
+/// Found by the `config` fuzz target: a document nested 64 deep overflowed a 2 MiB stack
+/// in the YAML deserializer. Nesting past 24 levels is now refused with a diagnostic.
+#[test]
+fn yaml_nesting_overflows_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = format!(
+        "sources:\n  app: {{type: stdin}}\nsinks:\n  out: {{type: console, x: {}{}}}\n",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    let mut block =
+        "sources:\n  app: {type: stdin}\nsinks:\n  out:\n    type: console\n".to_owned();
+    for depth in 0..500 {
+        block.push_str(&format!("{}k{depth}:\n", " ".repeat(4 + depth)));
+    }
+    for (name, text) in [("flow.yaml", flow), ("block.yaml", block)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = vigia()
+            .args(["check-config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("nested too deep"), "{name}: {stderr}");
+    }
+}
