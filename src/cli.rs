@@ -48,6 +48,9 @@ pub enum Command {
     /// Issue admin API bearer tokens (for Prometheus's credentials_file)
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Add vigia as a sidecar to Kubernetes workloads (YAML or JSON on stdin or from files),
+    /// or take it out with --uninject: the manifests go to stdout, a report to stderr
+    Inject(cmd::inject::InjectArgs),
     /// Print the version, git commit and build date
     Version,
 }
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => cmd::detect::execute(&args),
         Command::Keys(command) => cmd::keys::execute(&command),
         Command::Token(command) => cmd::token::execute(&command),
+        Command::Inject(args) => cmd::inject::execute(&args),
         Command::Version => {
             println!("{}", crate::build_info::describe());
             0

@@ -14,6 +14,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http_client;
+pub mod inject;
 pub mod latency;
 pub mod logs;
 pub mod metrics;

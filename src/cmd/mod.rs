@@ -15,6 +15,7 @@ pub fn enum_value<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Strin
 pub mod check_config;
 pub mod check_metrics;
 pub mod detect;
+pub mod inject;
 pub mod keys;
 pub mod parse;
 pub mod run;
