@@ -10,6 +10,8 @@
 
 mod node;
 mod options;
+#[cfg(test)]
+mod properties;
 mod record;
 mod sidecar;
 mod stream;

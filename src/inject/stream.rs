@@ -174,7 +174,9 @@ fn read_json(text: &str) -> Result<Vec<Document<'_>>, DocumentError> {
     let mut start = 0;
     loop {
         let number = documents.len() + 1;
-        let line = 1 + text[..start].matches('\n').count();
+        let rest = &text[start..];
+        let value_start = start + rest.len() - rest.trim_start().len();
+        let line = 1 + text[..value_start].matches('\n').count();
         match stream.next() {
             None => break,
             Some(Ok(node)) => {

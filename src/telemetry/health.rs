@@ -1,6 +1,8 @@
 //! Liveness and readiness. Each pipeline component registers and reports its state;
 //! `/readyz` is 200 only when every component is running and none is failing, and names
-//! the ones that are not. `/healthz` checks that the runtime still runs tasks (a heartbeat).
+//! the ones that are not. A sink that cannot reach its endpoint is `degraded`: shown, and
+//! still ready, because readiness gates the pod's traffic: a Loki outage must not take
+//! every service with an injected vigia out of its Service. `/healthz` checks that the runtime still runs tasks (a heartbeat).
 
 use crate::telemetry::AgentMetrics;
 use serde::Serialize;
@@ -19,6 +21,8 @@ pub enum ComponentState {
     Starting,
     Running,
     Failing(String),
+    /// Doing its local work but not reaching what is downstream (a sink's endpoint).
+    Degraded(String),
     /// Finished its work normally (a source at end of input).
     Finished,
 }
@@ -95,11 +99,19 @@ impl Health {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let shutting_down = self.inner.shutting_down.load(Ordering::Acquire);
-        let all_running = components
+        let all_running = components.values().all(|s| {
+            matches!(
+                s,
+                ComponentState::Running | ComponentState::Finished | ComponentState::Degraded(_)
+            )
+        });
+        let degraded = components
             .values()
-            .all(|s| matches!(s, ComponentState::Running | ComponentState::Finished));
+            .any(|s| matches!(s, ComponentState::Degraded(_)));
         let ready = all_running && !shutting_down && !components.is_empty();
-        let status = if ready {
+        let status = if ready && degraded {
+            "degraded"
+        } else if ready {
             "ready"
         } else if shutting_down {
             "shutting_down"
@@ -184,6 +196,14 @@ impl ComponentHealth {
         );
     }
 
+    /// Degraded, for `reason` (sanitized as for [`Self::failing`]): still ready.
+    pub fn degraded(&self, reason: impl Into<String>) {
+        self.health.set(
+            &self.name,
+            ComponentState::Degraded(sanitized(&reason.into())),
+        );
+    }
+
     pub fn finished(&self) {
         self.health.set(&self.name, ComponentState::Finished);
     }
@@ -236,5 +256,26 @@ mod tests {
         assert!(health.readiness().ready);
         health.begin_shutdown();
         assert_eq!(health.readiness().status, "shutting_down");
+    }
+}
+
+#[cfg(test)]
+mod degraded_tests {
+    use super::*;
+
+    #[test]
+    fn a_degraded_sink_keeps_the_agent_ready_and_says_why() {
+        let health = Health::new(Arc::new(AgentMetrics::new()));
+        let source = health.register("source.app");
+        let sink = health.register("sink.loki");
+        source.running();
+        sink.degraded("no successful request for 31s: connection refused");
+        let readiness = health.readiness();
+        assert!(readiness.ready);
+        assert_eq!(readiness.status, "degraded");
+        sink.failing("cannot write");
+        assert!(!health.readiness().ready);
+        sink.running();
+        assert_eq!(health.readiness().status, "ready");
     }
 }

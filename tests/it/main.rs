@@ -26,6 +26,7 @@ mod remote_write;
 mod remote_write_prometheus;
 mod run;
 mod secrets;
+mod sidecar_shutdown;
 mod support;
 mod tailer_limits;
 mod tailer_model;

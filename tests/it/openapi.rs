@@ -87,7 +87,7 @@ fn check_with(
 fn every_response_of_a_running_agent_is_described() {
     let dir = tempfile::tempdir().unwrap();
     // Latency detection on (access logs); a Loki that refuses connections, so the sink is
-    // failing with a reason after a second.
+    // degraded with a reason after a second.
     let config = dir.path().join("vigia.yaml");
     std::fs::write(
         &config,
@@ -114,10 +114,11 @@ fn every_response_of_a_running_agent_is_described() {
     assert_eq!(check(&agent, "GET", "/healthz", None).0, 200);
     wait_for(
         Duration::from_secs(30),
-        "the sink to fail with a reason",
+        "the sink to be degraded with a reason",
         || {
             let (status, body) = check(&agent, "GET", "/readyz", None);
-            (status == 503 && body.contains("\"reason\"")).then_some(())
+            (status == 200 && body.contains("\"degraded\"") && body.contains("\"reason\""))
+                .then_some(())
         },
     );
     assert_eq!(check(&agent, "GET", "/api/v1/regressions", None).0, 200);

@@ -159,7 +159,7 @@ pub async fn deliver<C: Client, E: Encoder>(
                         .unwrap_or_else(|| backoff(&settings, attempt));
                     attempt = attempt.saturating_add(1);
                     if last_success.elapsed() >= settings.unhealthy_after {
-                        health.failing(format!(
+                        health.degraded(format!(
                             "no successful request for {}s: {reason}",
                             last_success.elapsed().as_secs()
                         ));
