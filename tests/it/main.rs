@@ -14,6 +14,7 @@ mod exposition;
 mod fault_matrix;
 mod file_source;
 mod fuzz_corpus;
+mod helm;
 mod inject;
 mod latency;
 mod layering;
