@@ -16,6 +16,7 @@ mod file_source;
 mod fuzz_corpus;
 mod helm;
 mod inject;
+mod kubernetes_readme;
 mod latency;
 mod layering;
 mod loki;
