@@ -7,7 +7,7 @@
 #                                 # and write its archive; needs the built fuzz targets
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-targets=(exposition config disk_buffer checkpoint normalize framing jwt)
+targets=(exposition config disk_buffer checkpoint normalize framing jwt inject)
 bin=target/x86_64-unknown-linux-gnu/release
 case "${1:-}" in
   unpack)

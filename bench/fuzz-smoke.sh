@@ -10,7 +10,7 @@ bin=target/x86_64-unknown-linux-gnu/release
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 [ -d /dev/shm ] && export TMPDIR=/dev/shm
-for target in exposition config disk_buffer checkpoint normalize framing jwt; do
+for target in exposition config disk_buffer checkpoint normalize framing jwt inject; do
   mkdir -p "$scratch/$target"
   [ -d "corpus/$target" ] && cp -r "corpus/$target/." "$scratch/$target/"
   if ! "$bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \

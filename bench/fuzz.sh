@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../fuzz"
 RUNS=${RUNS:-10000000}
 MAX_SECONDS=${MAX_SECONDS:-3600}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(jwt framing exposition normalize checkpoint config disk_buffer)
+[ ${#targets[@]} -gt 0 ] || targets=(jwt framing exposition normalize checkpoint config disk_buffer inject)
 
 cargo +nightly fuzz build -O >/dev/null
 ../bench/fuzz-corpus.sh unpack

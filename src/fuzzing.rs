@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("exposition", exposition),
     ("config", config),
     ("disk_buffer", disk_buffer),
@@ -16,6 +16,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("normalize", normalize),
     ("framing", framing),
     ("jwt", jwt),
+    ("inject", inject),
 ];
 
 /// A scrape body as text 0.0.4 and as OpenMetrics: the line parser and the family collector.
@@ -211,4 +212,20 @@ fn scratch_dir(target: &str) -> Option<std::path::PathBuf> {
     ));
     std::fs::create_dir_all(&dir).ok()?;
     Some(dir)
+}
+
+/// Any manifest stream to `vigia inject`, as is and with `--uninject`; what an injection
+/// writes is injected again, which must give the same bytes.
+pub fn inject(data: &[u8]) {
+    use crate::inject::{Action, InjectOptions, transform};
+    let options = InjectOptions {
+        image: "vigia:fuzz".into(),
+        ..InjectOptions::default()
+    };
+    let _ = transform(data, Action::Uninject);
+    if let Ok(once) = transform(data, Action::Inject(&options)) {
+        let again = transform(once.output.as_bytes(), Action::Inject(&options))
+            .expect("what inject writes, inject reads");
+        assert_eq!(once.output, again.output, "inject is idempotent");
+    }
 }
