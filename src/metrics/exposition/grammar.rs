@@ -195,6 +195,12 @@ impl<'a> Cursor<'a, '_> {
                 Some(b'\\') => owned.push('\\'),
                 Some(b'"') => owned.push('"'),
                 Some(b'n') => owned.push('\n'),
+                // OpenMetrics' reference parser keeps any other escape as written.
+                Some(_) if self.format == Format::OpenMetrics => {
+                    owned.push('\\');
+                    i += 1;
+                    continue;
+                }
                 _ => {
                     self.advance(i);
                     return self.error("invalid escape sequence (only \\\\, \\\" and \\n)");
@@ -258,20 +264,12 @@ impl<'a> Cursor<'a, '_> {
                 let name = self.metric_name()?;
                 match keyword {
                     "HELP" => {
-                        if self.rest().is_empty() {
-                            return Ok(Line::Help {
-                                name,
-                                text: Cow::Borrowed(""),
-                            });
-                        }
+                        // `# HELP name ` has an empty text; `# HELP name` has none.
                         if !self.eat(' ') {
-                            return self.error("expected a space after the metric name");
+                            return self
+                                .error("expected a space and the help text after the metric name");
                         }
                         let text = self.rest();
-                        check_om_escapes(text).map_err(|offset| LineError {
-                            offset: self.at + offset,
-                            message: "invalid escape sequence (only \\\\, \\\" and \\n)".into(),
-                        })?;
                         Ok(Line::Help {
                             name,
                             text: unescape_help(text, Format::OpenMetrics),
@@ -292,13 +290,16 @@ impl<'a> Cursor<'a, '_> {
                         }
                     }
                     _ => {
+                        if !self.eat(' ') {
+                            return self
+                                .error("expected a space and the unit after the metric name");
+                        }
                         if self.rest().is_empty() {
                             return Ok(Line::Unit {
                                 name,
                                 unit: Cow::Borrowed(""),
                             });
                         }
-                        self.separator("the unit")?;
                         let unit = self.token();
                         if !self.rest().is_empty()
                             || !unit
@@ -466,6 +467,9 @@ impl<'a> Cursor<'a, '_> {
         }
         let mut first = true;
         let mut sorted = labels.len();
+        // Unsorted label sets past a few labels are checked for duplicates by hash, so a
+        // series with 100,000 labels costs linear time, not quadratic.
+        let mut name_hashes: Option<rustc_hash::FxHashSet<u64>> = None;
         loop {
             let start = self.at;
             let name = if self.rest().starts_with('"') {
@@ -489,7 +493,7 @@ impl<'a> Cursor<'a, '_> {
                 let sorted_so_far = labels.len() == sorted;
                 if sorted_so_far && labels.last().is_none_or(|l| before(&l.name, &name)) {
                     sorted += 1;
-                } else if labels.iter().any(|l| same(&l.name, &name)) {
+                } else if duplicate_name(labels, &name, &mut name_hashes) {
                     self.at = start;
                     return self.error(format!("label `{name}` appears twice"));
                 }
@@ -536,6 +540,28 @@ fn before(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether `name` is already among `labels`: a scan for a few labels, a hash set past that
+/// (built once, then kept up to date with every name checked).
+fn duplicate_name(
+    labels: &[Label<'_>],
+    name: &str,
+    hashes: &mut Option<rustc_hash::FxHashSet<u64>>,
+) -> bool {
+    const SCAN_UP_TO: usize = 16;
+    let hash = |text: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        text.hash(&mut hasher);
+        hasher.finish()
+    };
+    if hashes.is_none() && labels.len() < SCAN_UP_TO {
+        return labels.iter().any(|l| same(&l.name, name));
+    }
+    let set = hashes.get_or_insert_with(|| labels.iter().map(|l| hash(&l.name)).collect());
+    // A hash seen before is a duplicate only if a name really matches (collisions are rare).
+    !set.insert(hash(name)) && labels.iter().any(|l| same(&l.name, name))
+}
+
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
@@ -569,20 +595,6 @@ pub fn parse_float(token: &str) -> Option<f64> {
     token.parse().ok()
 }
 
-/// Byte offset of an escape OpenMetrics does not know.
-fn check_om_escapes(text: &str) -> std::result::Result<(), usize> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(next) = memchr::memchr(b'\\', &bytes[i..]) {
-        i += next;
-        match bytes.get(i + 1) {
-            Some(b'\\' | b'"' | b'n') => i += 2,
-            _ => return Err(i),
-        }
-    }
-    Ok(())
-}
-
 /// Help text: `\\` and `\n` (and `\"` in OpenMetrics) unescaped; other backslashes kept in
 /// text format, as Prometheus does.
 fn unescape_help(text: &str, format: Format) -> Cow<'_, str> {
@@ -608,4 +620,37 @@ fn unescape_help(text: &str, format: Format) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod label_set_tests {
+    use super::*;
+
+    fn labels(count: usize, extra: &str) -> String {
+        // Unsorted on purpose (`l10` sorts before `l2`): the hash path is taken.
+        let mut text: Vec<String> = (0..count).map(|i| format!("l{i}=\"v{i}\"")).collect();
+        if !extra.is_empty() {
+            text.push(extra.to_owned());
+        }
+        format!("a{{{}}} 1", text.join(","))
+    }
+
+    #[test]
+    fn a_duplicate_label_is_found_in_small_and_large_unsorted_sets() {
+        for count in [3, 15, 16, 17, 100, 20_000] {
+            let mut sample = Sample::default();
+            let clean = labels(count, "");
+            assert!(
+                parse_line(&clean, Format::OpenMetrics, &mut sample).is_ok(),
+                "{count}"
+            );
+            assert_eq!(sample.labels.len(), count);
+            let twice = labels(count, "l1=\"again\"");
+            let error = parse_line(&twice, Format::OpenMetrics, &mut sample).unwrap_err();
+            assert!(
+                error.message.contains("`l1` appears twice"),
+                "{count}: {error:?}"
+            );
+        }
+    }
 }

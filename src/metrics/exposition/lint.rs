@@ -1,7 +1,7 @@
 //! Style findings on a valid exposition, as `promtool check metrics` reports them: they do
 //! not make the exposition invalid.
 
-use super::parser::{ParseError, parse_body};
+use super::parser::{ParseError, Rules, parse_body_with};
 use super::{Format, Line, MetricType};
 use std::collections::BTreeMap;
 
@@ -35,13 +35,16 @@ struct Seen {
     line: usize,
     kind: MetricType,
     help: bool,
+    /// Label names in the order first seen (findings keep it), and as a set: a series may
+    /// have 100,000 labels.
     labels: Vec<String>,
+    label_set: rustc_hash::FxHashSet<String>,
 }
 
 /// The findings for `body`, or why it is not valid.
 pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
     let mut families: BTreeMap<String, Seen> = BTreeMap::new();
-    parse_body(body, format, |parser, line, sample| {
+    parse_body_with(body, format, Rules::Standard, |parser, line, sample| {
         if !matches!(line, Line::Sample) {
             return;
         }
@@ -53,9 +56,11 @@ pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
             kind: family.kind(),
             help: family.has_help,
             labels: Vec::new(),
+            label_set: Default::default(),
         });
         for label in &sample.labels {
-            if !seen.labels.iter().any(|l| *l == label.name) {
+            if !seen.label_set.contains(label.name.as_ref()) {
+                seen.label_set.insert(label.name.to_string());
                 seen.labels.push(label.name.to_string());
             }
         }

@@ -1,6 +1,14 @@
 //! Family-level rules over the lines of one exposition: descriptors before samples, families
 //! not interleaved, sample names matching their family's type, histogram buckets in order
 //! with a `+Inf` bucket, no duplicate series, `# EOF` last (OpenMetrics).
+//!
+//! OpenMetrics adds, as its reference parser (prometheus_client) applies them: the samples
+//! of one label set together (no interleaving), timestamps within one not going backwards
+//! and present on all or none, a series repeated only with a later timestamp, counter-like
+//! values (`_total`, `_sum`, `_count`, `_bucket`, `_gcount`, `_gsum`) never NaN or negative,
+//! integer bucket counts, canonical `le`/`quantile`, a histogram's `_count` equal to its
+//! `+Inf` bucket with `_sum` and `_count` together, no `_sum` with negative buckets, units
+//! only on types that have them, and no two families claiming one sample name.
 
 use super::grammar::{LineError, parse_line_in};
 use super::{Format, Label, Line, MetricType, Sample};
@@ -27,8 +35,13 @@ pub struct Family {
     samples: usize,
     /// The name is a bare (unquoted) metric name.
     bare: bool,
-    series: FxHashSet<u64>,
-    buckets: FxHashMap<u64, Buckets>,
+    /// Each series' last timestamp (OpenMetrics repeats a series only with a later one).
+    series: FxHashMap<u64, Option<i64>>,
+    buckets: FxHashMap<u64, Histogram>,
+    /// OpenMetrics: the current label set (group), its last timestamp, and the groups seen.
+    group: Option<u64>,
+    group_timestamp: Option<i64>,
+    seen_groups: FxHashSet<u64>,
 }
 
 impl Family {
@@ -36,7 +49,7 @@ impl Family {
     /// of one exposition are often alike). `spare`: the emptied sets of the family before,
     /// reused rather than allocated again for each of an exposition's hundreds of families.
     fn named(name: &str, expected: usize, spare: Option<SpareSets>) -> Self {
-        let (mut series, buckets) = spare.unwrap_or_default();
+        let (mut series, buckets, seen_groups) = spare.unwrap_or_default();
         // Small families grow as usual; large ones start at the size they will need.
         if expected > 64 {
             series.reserve(expected.min(4096));
@@ -46,6 +59,7 @@ impl Family {
             bare: super::is_metric_name(name),
             series,
             buckets,
+            seen_groups,
             ..Family::default()
         }
     }
@@ -55,22 +69,107 @@ impl Family {
     }
 }
 
-/// A closed family's series and bucket sets, emptied, for the next family.
-type SpareSets = (FxHashSet<u64>, FxHashMap<u64, Buckets>);
+/// A closed family's series, histogram and group sets, emptied, for the next family.
+type SpareSets = (
+    FxHashMap<u64, Option<i64>>,
+    FxHashMap<u64, Histogram>,
+    FxHashSet<u64>,
+);
 
+/// One histogram's samples so far (one label set, one timestamp).
 #[derive(Debug, Clone, Copy)]
-struct Buckets {
+struct Histogram {
+    timestamp: Option<i64>,
+    /// The last bucket's bound and count (−∞ and 0 before the first bucket).
     le: f64,
     count: f64,
+    buckets: bool,
     line: usize,
+    total: Option<f64>,
+    sum: bool,
+    gsum: bool,
+    negative_bucket: bool,
+    negative_gsum: bool,
+}
+
+impl Histogram {
+    fn new(timestamp: Option<i64>, line: usize) -> Self {
+        Histogram {
+            timestamp,
+            le: f64::NEG_INFINITY,
+            count: 0.0,
+            buckets: false,
+            line,
+            total: None,
+            sum: false,
+            gsum: false,
+            negative_bucket: false,
+            negative_gsum: false,
+        }
+    }
+
+    /// What is wrong with it once complete. Scrapes check only the `+Inf` bucket of a
+    /// histogram that has buckets, as Prometheus does; `standard` checks all of OpenMetrics.
+    fn problem(&self, family: &str, standard: bool) -> Option<String> {
+        let om = standard;
+        if (om || self.buckets) && self.le != f64::INFINITY {
+            return Some(format!(
+                "histogram `{family}` has a bucket series without a +Inf bucket (last bucket on line {})",
+                self.line
+            ));
+        }
+        if !om {
+            return None;
+        }
+        if self.total.is_some_and(|total| total != self.count) {
+            return Some(format!(
+                "histogram `{family}`'s count is not its +Inf bucket's ({} against {})",
+                self.total.unwrap_or_default(),
+                self.count
+            ));
+        }
+        if (self.sum || self.gsum) && self.total.is_none() {
+            return Some(format!("histogram `{family}` has a sum without a count"));
+        }
+        if !(self.sum || self.gsum) && self.total.is_some() {
+            return Some(format!("histogram `{family}` has a count without a sum"));
+        }
+        if self.negative_bucket && self.sum {
+            return Some(format!(
+                "histogram `{family}` has negative buckets and a _sum (only a gaugehistogram's _gsum may go with them)"
+            ));
+        }
+        if !self.negative_bucket && self.negative_gsum {
+            return Some(format!(
+                "gaugehistogram `{family}` has a negative _gsum but no negative bucket"
+            ));
+        }
+        None
+    }
+}
+
+/// Which rules a parser applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// What a scrape needs, as Prometheus applies it: the grammar, family order, bucket
+    /// order and `+Inf`, duplicates. A target Prometheus would scrape, vigia scrapes.
+    Scrape,
+    /// Everything the format's standard says (`check-metrics`): for OpenMetrics also label
+    /// set grouping, timestamps, counter-like values, histogram completeness, units and
+    /// name clashes.
+    Standard,
 }
 
 pub struct Parser {
     format: Format,
+    rules: Rules,
     line: usize,
     family: Option<Family>,
     /// Families already closed (interleaving, repeated descriptors).
     closed: FxHashSet<String>,
+    /// OpenMetrics: every sample name a closed family may use (two families must not claim
+    /// one). Bounded by the families read: a few names each.
+    claimed: FxHashSet<String>,
     eof: bool,
     /// Samples of the last family closed.
     last_samples: usize,
@@ -78,12 +177,19 @@ pub struct Parser {
 }
 
 impl Parser {
+    /// A parser with the rules of a scrape.
     pub fn new(format: Format) -> Self {
+        Self::with_rules(format, Rules::Scrape)
+    }
+
+    pub fn with_rules(format: Format, rules: Rules) -> Self {
         Self {
             format,
+            rules,
             line: 0,
             family: None,
             closed: FxHashSet::default(),
+            claimed: FxHashSet::default(),
             eof: false,
             last_samples: 0,
             spare: None,
@@ -92,6 +198,11 @@ impl Parser {
 
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// The OpenMetrics rules beyond a scrape's apply.
+    fn standard(&self) -> bool {
+        self.format == Format::OpenMetrics && self.rules == Rules::Standard
     }
 
     /// The family of the last line read.
@@ -265,12 +376,13 @@ impl Parser {
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
         }
         let format = self.format;
+        let standard = self.standard();
         let line_no = self.line;
         let family = self.family.as_mut().expect("set above");
         family.samples += 1;
         let kind = family.kind();
         let suffix = suffix_of(name, &family.name, kind, format).unwrap_or("");
-        let problem = sample_problem(family, kind, suffix, sample, format, line_no);
+        let problem = sample_problem(family, kind, suffix, sample, format, standard, line_no);
         if let Some(message) = problem {
             return Err(self.error_at(line, 0, message));
         }
@@ -282,27 +394,58 @@ impl Parser {
         let Some(family) = self.family.take() else {
             return Ok(());
         };
-        if matches!(
-            family.kind(),
-            MetricType::Histogram | MetricType::GaugeHistogram
-        ) && let Some(open) = family.buckets.values().find(|b| b.le != f64::INFINITY)
+        let kind = family.kind();
+        if matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram)
+            && let Some(message) = family
+                .buckets
+                .values()
+                .find_map(|h| h.problem(&family.name, self.standard()))
         {
-            let message = format!(
-                "histogram `{}` has a bucket series without a +Inf bucket (last bucket on line {})",
-                family.name, open.line
-            );
             return Err(self.error_at(line, 0, message));
+        }
+        if self.standard() {
+            if family.unit.as_deref().is_some_and(|u| !u.is_empty())
+                && matches!(kind, MetricType::Info | MetricType::StateSet)
+            {
+                return Err(self.error_at(
+                    line,
+                    0,
+                    format!(
+                        "a {} has no unit (`{}`)",
+                        kind.name(self.format),
+                        family.name
+                    ),
+                ));
+            }
+            let mut names: Vec<String> = kind
+                .suffixes(self.format)
+                .iter()
+                .chain(std::iter::once(&""))
+                .map(|suffix| format!("{}{suffix}", family.name))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            if let Some(clash) = names.iter().find(|n| self.claimed.contains(*n)) {
+                return Err(self.error_at(
+                    line,
+                    0,
+                    format!("`{clash}` clashes with a sample name of an earlier family"),
+                ));
+            }
+            self.claimed.extend(names);
         }
         self.last_samples = family.samples;
         let Family {
             name,
             mut series,
             mut buckets,
+            mut seen_groups,
             ..
         } = family;
         series.clear();
         buckets.clear();
-        self.spare = Some((series, buckets));
+        seen_groups.clear();
+        self.spare = Some((series, buckets, seen_groups));
         self.closed.insert(name);
         Ok(())
     }
@@ -347,18 +490,30 @@ fn sample_problem(
     suffix: &str,
     sample: &Sample<'_>,
     format: Format,
+    standard: bool,
     line: usize,
 ) -> Option<String> {
     let om = format == Format::OpenMetrics;
     let value = sample.value;
-    if !family
-        .series
-        .insert(series_hash(&sample.name, &sample.labels, None))
-    {
-        return Some(format!(
-            "duplicate series `{}` with the same labels",
-            sample.name
-        ));
+    let timestamp = sample.timestamp_ms;
+    if standard && let Some(problem) = grouping_problem(family, kind, suffix, sample) {
+        return Some(problem);
+    }
+    let key = series_hash(&sample.name, &sample.labels, None);
+    match family.series.get_mut(&key) {
+        // OpenMetrics: the same series again at a later (or, truncated, equal) time.
+        Some(Some(previous)) if om && timestamp.is_some_and(|t| t >= *previous) => {
+            *previous = timestamp.unwrap_or_default();
+        }
+        Some(_) => {
+            return Some(format!(
+                "duplicate series `{}` with the same labels",
+                sample.name
+            ));
+        }
+        None => {
+            family.series.insert(key, timestamp);
+        }
     }
     if let Some(exemplar) = &sample.exemplar {
         let allowed = matches!(
@@ -379,54 +534,18 @@ fn sample_problem(
             return Some("an exemplar's value cannot be NaN".into());
         }
     }
+    if standard && let Some(problem) = counter_like_problem(suffix, sample) {
+        return Some(problem);
+    }
     match (kind, suffix) {
         (MetricType::Counter, "_total" | "") if value.is_nan() || value < 0.0 => Some(format!(
             "counter `{}` has a negative or NaN value",
             sample.name
         )),
-        (MetricType::Histogram | MetricType::GaugeHistogram, "_bucket") => {
-            let Some(le) = sample.label("le") else {
-                return Some(format!("bucket `{}` has no `le` label", sample.name));
-            };
-            let Some(bound) = super::grammar::parse_float(le).filter(|b| !b.is_nan()) else {
-                return Some(format!("bucket bound le=\"{le}\" is not a number"));
-            };
-            if value.is_nan() || value < 0.0 {
-                return Some("a bucket count cannot be negative or NaN".into());
-            }
-            let key = series_hash("", &sample.labels, Some("le"));
-            match family.buckets.get_mut(&key) {
-                Some(previous) if bound <= previous.le => Some(format!(
-                    "bucket le=\"{le}\" is not above the previous bucket's bound"
-                )),
-                Some(previous) if value < previous.count => Some(format!(
-                    "bucket le=\"{le}\" counts less than the bucket before it"
-                )),
-                Some(previous) => {
-                    *previous = Buckets {
-                        le: bound,
-                        count: value,
-                        line,
-                    };
-                    None
-                }
-                None => {
-                    family.buckets.insert(
-                        key,
-                        Buckets {
-                            le: bound,
-                            count: value,
-                            line,
-                        },
-                    );
-                    None
-                }
-            }
+        (MetricType::Histogram | MetricType::GaugeHistogram, _) => {
+            histogram_problem(family, suffix, sample, format, standard, line)
         }
-        (
-            MetricType::Histogram | MetricType::GaugeHistogram | MetricType::Summary,
-            "_count" | "_gcount",
-        ) if value.is_nan() || value < 0.0 => {
+        (MetricType::Summary, "_count") if value.is_nan() || value < 0.0 => {
             Some(format!("`{}` cannot be negative or NaN", sample.name))
         }
         (MetricType::Summary, "") => match sample.label("quantile") {
@@ -435,7 +554,11 @@ fn sample_problem(
                 sample.name
             )),
             Some(q) => match super::grammar::parse_float(q) {
-                Some(q) if (0.0..=1.0).contains(&q) => None,
+                Some(_) if standard && !canonical(q) => Some(format!(
+                    "quantile=\"{q}\" is not written as OpenMetrics writes it"
+                )),
+                Some(q) if (0.0..=1.0).contains(&q) => (standard && value < 0.0)
+                    .then(|| "a quantile's value cannot be negative".into()),
                 _ => Some(format!("quantile=\"{q}\" is not between 0 and 1")),
             },
         },
@@ -455,14 +578,173 @@ fn sample_problem(
     }
 }
 
+/// OpenMetrics: a label set's samples come together (groups are label sets without `le`,
+/// `quantile` or a stateset's own label; an info has one), with timestamps on all of them or
+/// none, never going backwards.
+fn grouping_problem(
+    family: &mut Family,
+    kind: MetricType,
+    suffix: &str,
+    sample: &Sample<'_>,
+) -> Option<String> {
+    let skip = match (kind, suffix) {
+        (MetricType::Histogram | MetricType::GaugeHistogram, "_bucket") => Some("le"),
+        (MetricType::Summary, "") => Some("quantile"),
+        (MetricType::StateSet, _) => Some(family.name.as_str()),
+        _ => None,
+    };
+    let group = if kind == MetricType::Info {
+        0
+    } else {
+        series_hash("", &sample.labels, skip)
+    };
+    let timestamp = sample.timestamp_ms;
+    // The specification's own counter example times `_total` and not `_created` (the
+    // reference parser refuses it; vigia follows the specification).
+    let created = suffix == "_created";
+    if family.group == Some(group) {
+        if !created && timestamp.is_some() != family.group_timestamp.is_some() {
+            return Some("the samples of one label set must all have a timestamp, or none".into());
+        }
+        if !created
+            && kind != MetricType::Info
+            && let (Some(now), Some(before)) = (timestamp, family.group_timestamp)
+            && now < before
+        {
+            return Some("a timestamp went backwards within one label set".into());
+        }
+    } else if !family.seen_groups.insert(group) {
+        return Some(format!(
+            "samples of `{}` with this label set came earlier: a label set's samples must be together",
+            family.name
+        ));
+    }
+    if family.group != Some(group) || !created {
+        family.group_timestamp = timestamp;
+    }
+    family.group = Some(group);
+    None
+}
+
+/// OpenMetrics: counter-like samples are never NaN, and never negative but for `_gsum`.
+fn counter_like_problem(suffix: &str, sample: &Sample<'_>) -> Option<String> {
+    let counter_like = ["_total", "_sum", "_count", "_bucket", "_gcount", "_gsum"];
+    if !counter_like.contains(&suffix) {
+        return None;
+    }
+    if sample.value.is_nan() {
+        return Some(format!("`{}` cannot be NaN", sample.name));
+    }
+    if sample.value < 0.0 && suffix != "_gsum" {
+        return Some(format!("`{}` cannot be negative", sample.name));
+    }
+    if matches!(suffix, "_bucket" | "_count" | "_gcount") && sample.value.fract() != 0.0 {
+        return Some(format!("`{}` must be a whole number", sample.name));
+    }
+    None
+}
+
+/// OpenMetrics spells +Inf one way: a bound or quantile that is infinite must say `+Inf`.
+fn canonical(number: &str) -> bool {
+    super::grammar::parse_float(number).is_none_or(|n| !n.is_infinite() || number == "+Inf")
+}
+
+fn histogram_problem(
+    family: &mut Family,
+    suffix: &str,
+    sample: &Sample<'_>,
+    format: Format,
+    standard: bool,
+    line: usize,
+) -> Option<String> {
+    let om = format == Format::OpenMetrics;
+    let value = sample.value;
+    if !matches!(suffix, "_bucket" | "_count" | "_gcount" | "_sum" | "_gsum") {
+        return None;
+    }
+    if matches!(suffix, "_count" | "_gcount") && (value.is_nan() || value < 0.0) {
+        return Some(format!("`{}` cannot be negative or NaN", sample.name));
+    }
+    let bound = if suffix == "_bucket" {
+        let Some(le) = sample.label("le") else {
+            return Some(format!("bucket `{}` has no `le` label", sample.name));
+        };
+        let Some(bound) = super::grammar::parse_float(le).filter(|b| !b.is_nan()) else {
+            return Some(format!("bucket bound le=\"{le}\" is not a number"));
+        };
+        if standard && !canonical(le) {
+            return Some(format!(
+                "bucket bound le=\"{le}\" is not written as OpenMetrics writes it (+Inf)"
+            ));
+        }
+        if value.is_nan() || value < 0.0 {
+            return Some("a bucket count cannot be negative or NaN".into());
+        }
+        Some(bound)
+    } else {
+        None
+    };
+    let key = series_hash("", &sample.labels, Some("le"));
+    let timestamp = sample.timestamp_ms.filter(|_| om);
+    let histogram = family
+        .buckets
+        .entry(key)
+        .or_insert_with(|| Histogram::new(timestamp, line));
+    // OpenMetrics: the same histogram at a later time starts over.
+    if histogram.timestamp != timestamp {
+        if let Some(problem) = histogram.problem(&family.name, standard) {
+            return Some(problem);
+        }
+        *histogram = Histogram::new(timestamp, line);
+    }
+    match (suffix, bound) {
+        ("_bucket", Some(bound)) => {
+            let le = sample.label("le").unwrap_or_default();
+            if bound <= histogram.le {
+                return Some(format!(
+                    "bucket le=\"{le}\" is not above the previous bucket's bound"
+                ));
+            }
+            if value < histogram.count {
+                return Some(format!(
+                    "bucket le=\"{le}\" counts less than the bucket before it"
+                ));
+            }
+            histogram.le = bound;
+            histogram.count = value;
+            histogram.buckets = true;
+            histogram.line = line;
+            histogram.negative_bucket |= bound < 0.0;
+        }
+        ("_count" | "_gcount", _) => histogram.total = Some(value),
+        ("_sum", _) => histogram.sum = true,
+        ("_gsum", _) => {
+            histogram.gsum = true;
+            histogram.negative_gsum |= value < 0.0;
+        }
+        _ => {}
+    }
+    None
+}
+
 /// Parses a whole body, calling `visit` for each line with the parser (for the current
 /// family) and the sample the line filled.
 pub fn parse_body<'a>(
     body: &'a str,
     format: Format,
+    visit: impl FnMut(&Parser, &Line<'a>, &Sample<'a>),
+) -> Result<Parser, ParseError> {
+    parse_body_with(body, format, Rules::Scrape, visit)
+}
+
+/// [`parse_body`] with the given rules.
+pub fn parse_body_with<'a>(
+    body: &'a str,
+    format: Format,
+    rules: Rules,
     mut visit: impl FnMut(&Parser, &Line<'a>, &Sample<'a>),
 ) -> Result<Parser, ParseError> {
-    let mut parser = Parser::new(format);
+    let mut parser = Parser::with_rules(format, rules);
     let mut sample = Sample::default();
     for line in lines(body) {
         let parsed = parser.line(line, &mut sample)?;
