@@ -1,7 +1,7 @@
 //! Style findings on a valid exposition, as `promtool check metrics` reports them: they do
 //! not make the exposition invalid.
 
-use super::parser::{ParseError, Rules, parse_body_with};
+use super::parser::{ParseError, Rules};
 use super::{Format, Line, MetricType};
 use std::collections::BTreeMap;
 
@@ -43,30 +43,69 @@ struct Seen {
 
 /// The findings for `body`, or why it is not valid.
 pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
-    let mut families: BTreeMap<String, Seen> = BTreeMap::new();
-    parse_body_with(body, format, Rules::Standard, |parser, line, sample| {
-        if !matches!(line, Line::Sample) {
-            return;
+    let mut linter = Linter::new(format);
+    for line in super::parser::lines(body) {
+        linter.line(line)?;
+    }
+    linter.finish()
+}
+
+/// Checks an exposition a line at a time, as it arrives: memory holds the families' names
+/// and label names (for the findings) and one family's series hashes, never the input.
+pub struct Linter {
+    parser: super::parser::Parser,
+    families: BTreeMap<String, Seen>,
+}
+
+impl Linter {
+    pub fn new(format: Format) -> Self {
+        Self {
+            parser: super::parser::Parser::with_rules(format, Rules::Standard),
+            families: BTreeMap::new(),
         }
-        let Some(family) = parser.family() else {
-            return;
+    }
+
+    /// The next line, without its `\n`.
+    pub fn line(&mut self, line: &str) -> Result<(), ParseError> {
+        let mut sample = super::Sample::default();
+        let parsed = self.parser.line(line, &mut sample)?;
+        if !matches!(parsed, Line::Sample) {
+            return Ok(());
+        }
+        let Some(family) = self.parser.family() else {
+            return Ok(());
         };
-        let seen = families.entry(family.name.clone()).or_insert_with(|| Seen {
-            line: parser.lines(),
-            kind: family.kind(),
-            help: family.has_help,
-            labels: Vec::new(),
-            label_set: Default::default(),
-        });
+        let lines = self.parser.lines();
+        let seen = self
+            .families
+            .entry(family.name.clone())
+            .or_insert_with(|| Seen {
+                line: lines,
+                kind: family.kind(),
+                help: family.has_help,
+                labels: Vec::new(),
+                label_set: Default::default(),
+            });
         for label in &sample.labels {
             if !seen.label_set.contains(label.name.as_ref()) {
                 seen.label_set.insert(label.name.to_string());
                 seen.labels.push(label.name.to_string());
             }
         }
-    })?;
+        Ok(())
+    }
+
+    /// The end of the input: the last checks, and the findings.
+    pub fn finish(mut self) -> Result<Vec<Finding>, ParseError> {
+        self.parser.finish()?;
+        let format = self.parser.format();
+        Ok(findings(&self.families, format))
+    }
+}
+
+fn findings(families: &BTreeMap<String, Seen>, format: Format) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (name, seen) in &families {
+    for (name, seen) in families {
         let mut finding = |message: String| {
             findings.push(Finding {
                 line: seen.line,
@@ -107,7 +146,7 @@ pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
         }
     }
     findings.sort();
-    Ok(findings)
+    findings
 }
 
 #[cfg(test)]
