@@ -35,8 +35,8 @@ struct Seen {
     line: usize,
     kind: MetricType,
     help: bool,
-    /// Label names in the order first seen (findings keep it), and as a set: a series may
-    /// have 100,000 labels.
+    /// The label names not in snake_case, in the order first seen (findings keep it), and
+    /// as a set: a series may have 100,000 labels.
     labels: Vec<String>,
     label_set: rustc_hash::FxHashSet<String>,
 }
@@ -55,6 +55,9 @@ pub fn lint(body: &str, format: Format) -> Result<Vec<Finding>, ParseError> {
 pub struct Linter {
     parser: super::parser::Parser,
     families: BTreeMap<String, Seen>,
+    /// The family of the last sample (by `Parser::families_opened`): looked up once per
+    /// family, not per sample.
+    current: Option<usize>,
 }
 
 impl Linter {
@@ -62,6 +65,7 @@ impl Linter {
         Self {
             parser: super::parser::Parser::with_rules(format, Rules::Standard),
             families: BTreeMap::new(),
+            current: None,
         }
     }
 
@@ -75,21 +79,31 @@ impl Linter {
         let Some(family) = self.parser.family() else {
             return Ok(());
         };
-        let lines = self.parser.lines();
-        let seen = self
-            .families
-            .entry(family.name.clone())
-            .or_insert_with(|| Seen {
-                line: lines,
-                kind: family.kind(),
-                help: family.has_help,
-                labels: Vec::new(),
-                label_set: Default::default(),
-            });
-        for label in &sample.labels {
-            if !seen.label_set.contains(label.name.as_ref()) {
-                seen.label_set.insert(label.name.to_string());
-                seen.labels.push(label.name.to_string());
+        let opened = self.parser.families_opened();
+        if self.current != Some(opened) {
+            self.current = Some(opened);
+            let lines = self.parser.lines();
+            self.families
+                .entry(family.name.clone())
+                .or_insert_with(|| Seen {
+                    line: lines,
+                    kind: family.kind(),
+                    help: family.has_help,
+                    labels: Vec::new(),
+                    label_set: Default::default(),
+                });
+        }
+        let camel = |name: &str| name.bytes().any(|b| b.is_ascii_uppercase());
+        if sample.labels.iter().any(|l| camel(&l.name)) {
+            let seen = self
+                .families
+                .get_mut(family.name.as_str())
+                .expect("entered when the family began");
+            for label in sample.labels.iter().filter(|l| camel(&l.name)) {
+                if !seen.label_set.contains(label.name.as_ref()) {
+                    seen.label_set.insert(label.name.to_string());
+                    seen.labels.push(label.name.to_string());
+                }
             }
         }
         Ok(())
@@ -132,11 +146,9 @@ fn findings(families: &BTreeMap<String, Seen>, format: Format) -> Vec<Finding> {
             finding("metric names should be written in 'snake_case' not 'camelCase'".into());
         }
         for label in &seen.labels {
-            if label.chars().any(|c| c.is_ascii_uppercase()) {
-                finding(format!(
-                    "label names should be written in 'snake_case' not 'camelCase' (`{label}`)"
-                ));
-            }
+            finding(format!(
+                "label names should be written in 'snake_case' not 'camelCase' (`{label}`)"
+            ));
         }
         let words: Vec<&str> = name.split('_').collect();
         for (unit, base) in NON_BASE_UNITS {

@@ -173,6 +173,8 @@ pub struct Parser {
     eof: bool,
     /// Samples of the last family closed.
     last_samples: usize,
+    /// Families begun so far: tells a caller the family changed without comparing names.
+    families_opened: usize,
     spare: Option<SpareSets>,
 }
 
@@ -192,6 +194,7 @@ impl Parser {
             claimed: FxHashSet::default(),
             eof: false,
             last_samples: 0,
+            families_opened: 0,
             spare: None,
         }
     }
@@ -208,6 +211,11 @@ impl Parser {
     /// The family of the last line read.
     pub fn family(&self) -> Option<&Family> {
         self.family.as_ref()
+    }
+
+    /// How many families have begun: changes exactly when the family does.
+    pub fn families_opened(&self) -> usize {
+        self.families_opened
     }
 
     /// Lines read so far.
@@ -322,6 +330,7 @@ impl Parser {
                 ));
             }
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
+            self.families_opened += 1;
         }
         Ok(self.family.as_mut().expect("set above"))
     }
@@ -374,6 +383,7 @@ impl Parser {
                 ));
             }
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
+            self.families_opened += 1;
         }
         let format = self.format;
         let standard = self.standard();
