@@ -385,8 +385,12 @@ impl Redactor {
             }
             let source = current.as_deref().unwrap_or(text);
             let (replaced, count) = match &rule.matcher {
-                Matcher::Regex(lazy) => replace_regex(lazy.get(), source, &rule.marker),
-                Matcher::Custom(regex) => replace_regex(regex, source, &rule.marker),
+                Matcher::Regex(lazy) => {
+                    let keep = (rule.name == "secret_fields")
+                        .then_some(not_a_credential as fn(&str) -> bool);
+                    replace_regex(lazy.get(), source, &rule.marker, keep)
+                }
+                Matcher::Custom(regex) => replace_regex(regex, source, &rule.marker, None),
                 Matcher::CardNumbers => replace_cards(source, &rule.marker),
                 Matcher::Ips => replace_ips(source, &rule.marker),
             };
@@ -399,18 +403,58 @@ impl Redactor {
     }
 }
 
+/// A value after `token=`/`password:` that is plainly not a credential: an object dump
+/// (`AppWindowToken{9f4ef63`, Android's and Java's `toString()`), or a placeholder (`null`,
+/// `none`, `***`, `<redacted>`…). Credentials do not contain `{`.
+fn not_a_credential(value: &str) -> bool {
+    if value.contains('{') {
+        return true;
+    }
+    let lower = value.to_ascii_lowercase();
+    matches!(
+        lower.as_str(),
+        "null"
+            | "nil"
+            | "none"
+            | "undefined"
+            | "true"
+            | "false"
+            | "-"
+            | "<redacted>"
+            | "[redacted]"
+            | "redacted"
+            | "<hidden>"
+            | "(null)"
+    ) || (!value.is_empty() && value.bytes().all(|b| b == b'*' || b == b'x' || b == b'X'))
+}
+
 /// A rule's bit in a set of rules; past 64 rules, bits are shared (a rule then runs more often
 /// than it needs to, never less).
 fn rule_bit(index: usize) -> u64 {
     1 << (index % 64)
 }
 
-fn replace_regex(regex: &Regex, text: &str, marker: &str) -> (String, u64) {
+/// `keep`: for a match whose value (what the marker would replace) is plainly not a secret,
+/// the match is left as it was.
+fn replace_regex(
+    regex: &Regex,
+    text: &str,
+    marker: &str,
+    keep: Option<fn(&str) -> bool>,
+) -> (String, u64) {
     let mut count = 0;
     let replaced = regex.replace_all(text, |captures: &regex::Captures<'_>| {
-        count += 1;
+        let whole = captures.get(0).expect("group 0 is the match");
         let before = captures.get(1).map_or("", |m| m.as_str());
         let after = captures.get(2).map_or("", |m| m.as_str());
+        if let Some(keep) = keep {
+            let value_start = captures.get(1).map_or(whole.start(), |m| m.end());
+            let value_end = captures.get(2).map_or(whole.end(), |m| m.start());
+            if keep(&text[value_start..value_end]) {
+                return whole.as_str().to_owned();
+            }
+        }
+        count += 1;
         format!("{before}{marker}{after}")
     });
     match replaced {
@@ -492,6 +536,11 @@ mod tests {
             "trace 1714557600123456789",         // 19 digits, fails Luhn
             "tokens_used=42 basic plan",
             "GET /api/v1/orders 200 in 12ms",
+            // Android's object dumps and placeholders after a secret-looking key.
+            "opening app wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 ActivityRecord{de9231d u0 com.example/.Main t761}}}",
+            "csrf_token=null for anonymous request",
+            "access_token=*** expires_in=3600",
+            "password: <redacted> rejected by policy",
             "2024-05-01 10:00:00 user logged in from 10.0.0.1 as bob@example.com",
         ] {
             assert_eq!(redacted(&r, text), text, "{text}");
