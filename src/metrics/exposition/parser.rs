@@ -510,19 +510,22 @@ fn sample_problem(
         return Some(problem);
     }
     let key = series_hash(&sample.name, &sample.labels, None);
-    match family.series.get_mut(&key) {
-        // OpenMetrics: the same series again at a later (or, truncated, equal) time.
-        Some(Some(previous)) if om && timestamp.is_some_and(|t| t >= *previous) => {
-            *previous = timestamp.unwrap_or_default();
+    match family.series.entry(key) {
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(timestamp);
         }
-        Some(_) => {
+        // OpenMetrics: the same series again at a later (or, truncated, equal) time.
+        std::collections::hash_map::Entry::Occupied(mut slot)
+            if om
+                && matches!((*slot.get(), timestamp), (Some(before), Some(now)) if now >= before) =>
+        {
+            slot.insert(timestamp);
+        }
+        std::collections::hash_map::Entry::Occupied(_) => {
             return Some(format!(
                 "duplicate series `{}` with the same labels",
                 sample.name
             ));
-        }
-        None => {
-            family.series.insert(key, timestamp);
         }
     }
     if let Some(exemplar) = &sample.exemplar {
