@@ -194,7 +194,6 @@ fn inputs(input: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     let path = Path::new(input);
     if path.is_dir() {
         let mut files: Vec<PathBuf> = walkdir::WalkDir::new(path)
-            .sort_by_file_name()
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())

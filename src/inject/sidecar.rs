@@ -118,6 +118,14 @@ fn find_container_mut<'a>(spec: &'a mut Node, name: &str) -> Option<&'a mut Node
         .find(|c| c.get("name").and_then(Node::as_str) == Some(name))
 }
 
+/// Whether a volumeMount is at `path` (`/var/log/app` and `/var/log/app/` are one place).
+fn mounted_at(mount: &Node, path: &str) -> bool {
+    mount
+        .get("mountPath")
+        .and_then(Node::as_str)
+        .is_some_and(|at| at.trim_end_matches('/') == path.trim_end_matches('/'))
+}
+
 fn names(list: Option<&Node>) -> Vec<String> {
     list.and_then(Node::as_seq)
         .unwrap_or_default()
@@ -226,11 +234,7 @@ pub fn inject(
             .get("volumeMounts")?
             .as_seq()?
             .iter()
-            .find(|m| {
-                m.get("mountPath").and_then(Node::as_str)
-                    == Some(options.log_path.trim_end_matches('/'))
-                    || m.get("mountPath").and_then(Node::as_str) == Some(&options.log_path)
-            })
+            .find(|m| mounted_at(m, &options.log_path))
             .and_then(|m| m.get("name").and_then(Node::as_str).map(str::to_owned))
     });
     let mut new_volumes = Vec::new();
@@ -313,7 +317,7 @@ pub fn inject(
             .and_then(Node::as_seq)
             .unwrap_or_default()
             .iter()
-            .any(|m| m.get("mountPath").and_then(Node::as_str) == Some(&options.log_path));
+            .any(|m| mounted_at(m, &options.log_path));
         if has_mount {
             continue;
         }
@@ -675,4 +679,29 @@ fn security_context(spec: &Node, app: Option<&Node>) -> Node {
         }
     }
     Node::Map(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::inject::{Action, InjectOptions, transform};
+
+    /// An app already writing to a volume at `/var/log/app/` (trailing slash) shares that
+    /// volume: no second mount at the same path, which the API server would refuse.
+    #[test]
+    fn an_existing_log_mount_is_reused_whatever_its_trailing_slash() {
+        let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    image: app:1\n    volumeMounts:\n    - {name: logs, mountPath: /var/log/app/}\n  volumes:\n  - {name: logs, emptyDir: {}}\n";
+        let options = InjectOptions {
+            image: "vigia:test".into(),
+            ..InjectOptions::default()
+        };
+        let output = transform(input.as_bytes(), Action::Inject(&options))
+            .unwrap()
+            .output;
+        assert!(!output.contains("vigia-logs"), "{output}");
+        assert_eq!(
+            output.matches("mountPath: /var/log/app").count(),
+            2,
+            "{output}"
+        );
+    }
 }

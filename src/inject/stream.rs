@@ -84,7 +84,7 @@ fn read_yaml(text: &str) -> Result<Vec<Document<'_>>, DocumentError> {
         }
         let value = if has_content(segment) {
             let node: Node = serde_saphyr::from_str_with_options(segment, yaml_options())
-                .map_err(|e| error(yaml_error(text, segment, line, &e.to_string())))?;
+                .map_err(|e| error(yaml_error(segment, line, &e.to_string())))?;
             Some(node)
         } else {
             None
@@ -109,7 +109,7 @@ fn yaml_options() -> serde_saphyr::Options {
 }
 
 /// The library's message, with its line numbers made lines of the whole input.
-fn yaml_error(_input: &str, segment: &str, first_line: usize, message: &str) -> String {
+fn yaml_error(segment: &str, first_line: usize, message: &str) -> String {
     if first_line == 1 {
         return message.to_owned();
     }

@@ -269,11 +269,10 @@ fn the_dashboards_and_rules_in_the_chart_are_the_repository_ones_and_promtool_ac
         "{}",
         String::from_utf8_lossy(&promtool.stdout)
     );
-    let dashboards = find(&objects, "ConfigMap");
     let dashboards = objects
         .iter()
         .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["labels"]["grafana_dashboard"] == "1")
-        .unwrap_or(dashboards);
+        .expect("the dashboards ConfigMap, labelled for Grafana's sidecar");
     assert_eq!(dashboards["metadata"]["namespace"], "grafana");
     for name in ["agent.json", "fleet.json", "service.json"] {
         let text = dashboards["data"][format!("vigia-{name}")]

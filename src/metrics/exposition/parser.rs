@@ -111,14 +111,13 @@ impl Histogram {
     /// What is wrong with it once complete. Scrapes check only the `+Inf` bucket of a
     /// histogram that has buckets, as Prometheus does; `standard` checks all of OpenMetrics.
     fn problem(&self, family: &str, standard: bool) -> Option<String> {
-        let om = standard;
-        if (om || self.buckets) && self.le != f64::INFINITY {
+        if (standard || self.buckets) && self.le != f64::INFINITY {
             return Some(format!(
                 "histogram `{family}` has a bucket series without a +Inf bucket (last bucket on line {})",
                 self.line
             ));
         }
-        if !om {
+        if !standard {
             return None;
         }
         if self.total.is_some_and(|total| total != self.count) {
