@@ -82,6 +82,8 @@ pub struct SourceInfo {
     pub format: &'static str,
     /// Where `ts` came from.
     pub ts_origin: TsOrigin,
+    /// The keyword rule that guessed `level` from the text, when the line wrote no severity.
+    pub level_rule: Option<&'static str>,
     pub stream: Option<&'static str>,
     pub file: Option<Arc<str>>,
     pub kubernetes: Option<Arc<KubernetesMeta>>,
@@ -269,6 +271,7 @@ impl SourceInfo {
         let mut source = Members::open(out, false);
         source.word("format", Some(self.format));
         source.word("ts_origin", Some(self.ts_origin.as_str()));
+        source.word("level_rule", self.level_rule);
         source.word("stream", self.stream);
         source.text("file", self.file.as_deref());
         if let Some(kubernetes) = &self.kubernetes {

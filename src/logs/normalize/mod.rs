@@ -207,6 +207,7 @@ impl Normalizer {
             source: SourceInfo {
                 format: format.name(),
                 ts_origin,
+                level_rule: parsed.level_rule,
                 stream: line.stream,
                 file: origin.file.clone(),
                 kubernetes: origin.kubernetes.clone(),

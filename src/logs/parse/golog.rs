@@ -2,8 +2,7 @@
 //! (`10:00:00.123456`) and `Lshortfile`/`Llongfile` (`main.go:12: message`).
 
 use super::Parsed;
-use super::plain::guess_level;
-use crate::logs::level::Level;
+use super::severity;
 use crate::logs::timestamp;
 
 pub fn parse(text: &str) -> Option<Parsed<'_>> {
@@ -22,10 +21,11 @@ pub fn parse(text: &str) -> Option<Parsed<'_>> {
         caller = Some(file.into());
         message = after;
     }
-    let level = guess_level(message);
+    let level = severity::in_text(message);
     Some(Parsed {
         ts: Some(ts),
-        level: (level != Level::Unknown).then_some(level),
+        level: level.map(|found| found.level),
+        level_rule: level.and_then(|found| found.rule),
         caller,
         msg: Some(message.into()),
         ..Parsed::default()
@@ -35,6 +35,7 @@ pub fn parse(text: &str) -> Option<Parsed<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::level::Level;
 
     #[test]
     fn standard_flags() {

@@ -12,6 +12,7 @@ pub mod klog;
 pub mod logfmt;
 pub mod plain;
 pub mod python;
+pub mod severity;
 pub mod syslog;
 
 use crate::logs::level::Level;
@@ -92,6 +93,8 @@ impl Format {
 pub struct Parsed<'a> {
     pub ts: Option<i64>,
     pub level: Option<Level>,
+    /// The keyword rule that guessed `level`, when no severity was written.
+    pub level_rule: Option<&'static str>,
     pub msg: Option<Text<'a>>,
     pub logger: Option<Text<'a>>,
     pub caller: Option<Text<'a>>,

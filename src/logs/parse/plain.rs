@@ -1,24 +1,43 @@
-//! Plain text: the message is the line (after a leading timestamp, if there is one); the level
-//! is guessed from a level word near the start (`ERROR`, `[warn]`, `level=info`…).
+//! Plain text: the message is the line (after a leading timestamp, if there is one). The time
+//! is found wherever a layout starts near the beginning ([`find`]); the level is the writer's
+//! severity token, or a level word near the start, or a keyword guess ([`severity`]).
 
 use super::Parsed;
+use super::severity;
 use crate::logs::level::Level;
-use crate::logs::timestamp;
+use crate::logs::timestamp::{self, find};
 
 /// Only the start of a line is searched: a level word deep inside a message is content.
 const LEVEL_SEARCH_BYTES: usize = 80;
 
 pub fn parse(text: &str) -> Parsed<'_> {
-    let (ts, message) = match timestamp::iso_prefix(text) {
-        Ok((rest, ts)) if rest.is_empty() || rest.starts_with(' ') => (Some(ts), rest.trim_start()),
-        _ => (None, text),
+    let found = find::find(text, timestamp::now());
+    let (message, after_time) = match found {
+        Some(time) => {
+            let after = &text[time.end..];
+            (leading_time_stripped(text, time.start, after), after)
+        }
+        None => (text, text),
     };
-    let level = guess_level(message);
+    let level = severity::in_text(after_time);
     Parsed {
-        ts,
-        level: (level != Level::Unknown).then_some(level),
+        ts: found.map(|time| time.nanos),
+        level: level.map(|found| found.level),
+        level_rule: level.and_then(|found| found.rule),
         msg: Some(message.into()),
         ..Parsed::default()
+    }
+}
+
+/// The message: the line after its time when the line starts with it (`[` … `]` included),
+/// else the whole line.
+fn leading_time_stripped<'a>(text: &'a str, start: usize, after: &'a str) -> &'a str {
+    match (start, text.as_bytes().first()) {
+        (0, _) => after.trim_start(),
+        (1, Some(b'[')) => after
+            .strip_prefix(']')
+            .map_or(text, |rest| rest.trim_start()),
+        _ => text,
     }
 }
 
@@ -68,6 +87,30 @@ mod tests {
         ] {
             assert_eq!(guess_level(line), level, "{line}");
         }
+    }
+
+    #[test]
+    fn a_time_anywhere_near_the_start_and_the_level_after_it() {
+        let parsed =
+            parse("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6");
+        assert_eq!(parsed.ts, Some(1_133_671_664_000_000_000));
+        assert_eq!(parsed.level, Some(Level::Error));
+        assert_eq!(parsed.level_rule, None);
+        assert_eq!(
+            parsed.msg.as_deref(),
+            Some("[error] mod_jk child workerEnv in error state 6")
+        );
+        let parsed = parse(
+            "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root",
+        );
+        assert_eq!(parsed.ts, Some(1_131_566_461_000_000_000));
+        assert_eq!(parsed.level, None);
+        let parsed =
+            parse("kernel: EXT3-fs error (device sda3): ext3_find_entry: reading directory");
+        assert_eq!(
+            (parsed.level, parsed.level_rule),
+            (Some(Level::Error), Some("error"))
+        );
     }
 
     #[test]

@@ -154,11 +154,15 @@ fn rfc3164(input: &str, pri: Option<u8>, level: Option<Level>) -> Option<Parsed<
     let mut fields = pri.map(facility_fields).unwrap_or_default();
     push(&mut fields, "host", Some(host));
     push(&mut fields, "procid", pid);
-    let level =
-        level.or_else(|| Some(super::plain::guess_level(msg)).filter(|l| *l != Level::Unknown));
+    // Without `<PRI>` (a file written by syslogd) the severity can only be in the text.
+    let found = level
+        .is_none()
+        .then(|| super::severity::in_text(msg))
+        .flatten();
     Some(Parsed {
         ts: Some(ts),
-        level,
+        level: level.or(found.map(|found| found.level)),
+        level_rule: found.and_then(|found| found.rule),
         msg: Some(msg.into()),
         logger: app.map(Into::into),
         fields,

@@ -3,6 +3,9 @@
 //! (syslog, klog) take the current year, or the previous one if that would be in the future.
 
 use super::civil::{CivilTime, utc_nanos};
+
+pub mod find;
+mod zones;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use nom::IResult;
 use nom::Parser;
@@ -301,12 +304,12 @@ fn without_year(
             .and_then(|d| d.and_hms_nano_opt(hour, minute, second.min(59), nanos))
             .map(|t| Utc.from_utc_datetime(&t))
     };
-    let this_year = at(now.year())?;
-    let chosen = if this_year > now + chrono::Duration::days(1) {
-        at(now.year() - 1)?
-    } else {
-        this_year
-    };
+    // This year, or the last (also when the date does not exist this year: 29 February).
+    let latest = now + chrono::Duration::days(1);
+    let chosen = [now.year(), now.year() - 1]
+        .into_iter()
+        .filter_map(at)
+        .find(|time| *time <= latest)?;
     chosen.timestamp_nanos_opt()
 }
 
