@@ -25,6 +25,7 @@ mod observability;
 mod openapi;
 mod openmetrics_conformance;
 mod parse;
+mod realworld;
 mod remote_write;
 mod remote_write_prometheus;
 mod run;

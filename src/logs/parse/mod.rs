@@ -4,14 +4,17 @@
 //! taken out of the structured fields by [`fields`].
 
 pub mod access;
+pub mod cbs;
 pub mod fields;
 pub mod golog;
 pub mod java;
 pub mod json;
 pub mod klog;
+pub mod logcat;
 pub mod logfmt;
 pub mod plain;
 pub mod python;
+pub mod ras;
 pub mod severity;
 pub mod syslog;
 
@@ -40,6 +43,12 @@ pub enum Format {
     Java,
     /// Go's standard `log` package.
     Go,
+    /// Android logcat (threadtime, time, brief).
+    Logcat,
+    /// Windows servicing logs (CBS, CSI, DISM).
+    Cbs,
+    /// Supercomputer RAS logs (Blue Gene).
+    Ras,
     Plain,
 }
 
@@ -55,16 +64,22 @@ impl Format {
             Format::Python => "python",
             Format::Java => "java",
             Format::Go => "go",
+            Format::Logcat => "logcat",
+            Format::Cbs => "cbs",
+            Format::Ras => "ras",
             Format::Plain => "plain",
         }
     }
 
     /// The formats `Auto` tries, most distinctive first; `Plain` always matches.
-    pub const DETECTION_ORDER: [Format; 9] = [
+    pub const DETECTION_ORDER: [Format; 12] = [
         Format::Json,
         Format::Syslog,
         Format::Access,
         Format::Klog,
+        Format::Logcat,
+        Format::Cbs,
+        Format::Ras,
         Format::Java,
         Format::Python,
         Format::Go,
@@ -83,6 +98,9 @@ impl Format {
             Format::Python => python::parse(text),
             Format::Java => java::parse(text),
             Format::Go => golog::parse(text),
+            Format::Logcat => logcat::parse(text),
+            Format::Cbs => cbs::parse(text),
+            Format::Ras => ras::parse(text),
             Format::Plain | Format::Auto => Some(plain::parse(text)),
         }
     }

@@ -19,7 +19,11 @@ pub fn parse(text: &str) -> Parsed<'_> {
         }
         None => (text, text),
     };
-    let level = severity::in_text(after_time);
+    let redis = found.and_then(|time| severity::redis_marker(&text[..time.start], after_time));
+    let level = match redis {
+        Some(level) => Some(severity::FoundLevel { level, rule: None }),
+        None => severity::in_text(after_time),
+    };
     Parsed {
         ts: found.map(|time| time.nanos),
         level: level.map(|found| found.level),

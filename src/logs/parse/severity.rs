@@ -69,13 +69,17 @@ fn kernel_priority(text: &str) -> Option<Level> {
 /// `LOG:`, `<warn>`, `(E)`, or one upper-case letter (`D`, `I`, `W`, `E`, `F`, `V`, `A`).
 fn token_level(token: &str) -> Option<Level> {
     let word = token
-        .trim_start_matches(['[', '(', '<'])
+        .trim_start_matches(['[', '(', '<', ']'])
         .trim_end_matches([']', ')', '>', ':', ',', '|']);
     // Apache 2.4 writes `[module:level]`.
     let word = match word.rsplit_once(':') {
         Some((module, level)) if token.starts_with('[') && !module.is_empty() => level,
         _ => word,
     };
+    // MongoDB's debug levels: `D1` … `D5`.
+    if let [b'D', b'1'..=b'5'] = word.as_bytes() {
+        return Some(Level::Debug);
+    }
     if let [letter] = word.as_bytes() {
         return match letter {
             b'V' => Some(Level::Trace),
@@ -106,6 +110,27 @@ fn token_level(token: &str) -> Option<Level> {
             _ => return None,
         })
     })
+}
+
+/// Redis writes `pid:role` before the time and one character after it: `*` notice, `#`
+/// warning, `-` verbose, `.` debug (`1:M 02 Jan 2024 15:04:05.123 * Ready to accept…`).
+pub fn redis_marker(before_time: &str, after_time: &str) -> Option<Level> {
+    let (pid, role) = before_time.trim_end().split_once(':')?;
+    if pid.is_empty()
+        || !pid.bytes().all(|b| b.is_ascii_digit())
+        || !matches!(role, "M" | "S" | "C" | "X")
+    {
+        return None;
+    }
+    match after_time.as_bytes() {
+        [b' ', marker, b' ', ..] => match marker {
+            b'*' => Some(Level::Info),
+            b'#' => Some(Level::Warn),
+            b'-' | b'.' => Some(Level::Debug),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// What may stand between the time and the severity: a number (pid), punctuation (`-`,

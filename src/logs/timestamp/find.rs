@@ -55,11 +55,20 @@ const EPOCH_FLOOR_SECONDS: i64 = 1_000_000_000;
 pub fn find(line: &str, now: DateTime<Utc>) -> Option<FoundTime> {
     let bytes = line.as_bytes();
     let mut best: Option<(Completeness, FoundTime)> = None;
-    // An epoch number is taken only before any word: `user 1234567890 logged in` is not 2009.
+    // An epoch number is taken only before any word (a token of letters, some lower-case):
+    // `user 1234567890 logged in` is not 2009, but `- 1117838570 …`, `ECC 1131660301 …` and
+    // `node-246 unix.hw state_change.unavailable 1077804742 …` have their times.
     let mut after_words = false;
+    let mut token_start = 0;
     for start in 0..bytes.len().min(SEARCH_BYTES) {
         let first = bytes[start];
-        after_words |= first.is_ascii_lowercase();
+        if first == b' ' || first == b'\t' {
+            let token = &bytes[token_start..start];
+            after_words |= token.iter().all(u8::is_ascii_alphabetic)
+                && token.iter().any(u8::is_ascii_lowercase);
+            token_start = start + 1;
+            continue;
+        }
         if !(first.is_ascii_digit() || first.is_ascii_uppercase()) {
             continue;
         }

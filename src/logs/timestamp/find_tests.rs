@@ -190,6 +190,10 @@ const LAYOUTS_AS_WRITTEN: &[(&str, &str)] = &[
     ),
     ("1704207845123 x", "2024-01-02T15:04:05.123000000Z"),
     (
+        "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change",
+        "2004-02-26T14:12:22.000000000Z",
+    ),
+    (
         "15:04:05.123 [main] INFO  c.s.App - started",
         "2024-03-01T15:04:05.123000000Z",
     ),
@@ -223,6 +227,7 @@ fn text_without_a_time_has_none() {
     for line in [
         "",
         "user 1234567890 logged in",
+        "460081 node-103 action start 1141685470 1 clusterAddMember",
         "version 2.0.1 released",
         "2024-01-02 only a date",
         "at 15:04:05 the job ran",
