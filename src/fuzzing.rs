@@ -113,9 +113,13 @@ pub fn normalize(data: &[u8]) {
         Format::Access,
         Format::Syslog,
         Format::Klog,
+        Format::Logcat,
+        Format::Cbs,
+        Format::Ras,
         Format::Python,
         Format::Java,
         Format::Go,
+        Format::Plain,
     ] {
         let mut normalizer = Normalizer::new(format, redactor.clone());
         for line in data.split(|b| *b == b'\n') {

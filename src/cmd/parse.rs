@@ -17,7 +17,7 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// Log format: auto (detected per line), json, logfmt, access, syslog, klog, python, java, go, plain
+    /// Log format: auto (detected per line), json, logfmt, access, syslog, klog, logcat, cbs, ras, python, java, go, plain
     #[arg(long, short, default_value = "auto", value_parser = super::enum_value::<crate::logs::parse::Format>)]
     pub format: crate::logs::parse::Format,
     /// Container-log framing: auto, cri, docker, raw

@@ -37,7 +37,9 @@ fn corpus() -> BTreeMap<String, Vec<Expected>> {
                 let (level, time, line) = (
                     parts.next().unwrap(),
                     parts.next().unwrap(),
-                    parts.next().unwrap_or_else(|| panic!("{name}: bad row {row:?}")),
+                    parts
+                        .next()
+                        .unwrap_or_else(|| panic!("{name}: bad row {row:?}")),
                 );
                 Expected {
                     level: level.to_owned(),
@@ -98,9 +100,8 @@ fn levels_and_times_of_real_systems_logs() {
     assert!(systems.len() >= 20, "at least 20 systems");
     let mut total = Score::default();
     let mut rules: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut table = String::from(
-        "system          lines  level   time   wrong guesses  missed levels\n",
-    );
+    let mut table =
+        String::from("system          lines  level   time   wrong guesses  missed levels\n");
     let mut misses = Vec::new();
     for (name, lines) in &systems {
         let records = parse_lines(lines);
@@ -117,7 +118,10 @@ fn levels_and_times_of_real_systems_logs() {
                 } else if level == "unknown" {
                     score.missed += 1;
                 }
-                misses.push(format!("{name}: level {level}, expected {}: {}", expected.level, expected.line));
+                misses.push(format!(
+                    "{name}: level {level}, expected {}: {}",
+                    expected.level, expected.line
+                ));
             }
             if let Some(rule) = record["source"]["level_rule"].as_str() {
                 let counts = rules.entry(rule.to_owned()).or_default();
@@ -132,12 +136,18 @@ fn levels_and_times_of_real_systems_logs() {
                     if origin == "event" && time == &expected_time[..19] {
                         score.time_right += 1;
                     } else {
-                        misses.push(format!("{name}: time {time} ({origin}), expected {expected_time}: {}", expected.line));
+                        misses.push(format!(
+                            "{name}: time {time} ({origin}), expected {expected_time}: {}",
+                            expected.line
+                        ));
                     }
                 }
                 None if origin == "event" => {
                     score.invented_times += 1;
-                    misses.push(format!("{name}: time {time} for a line without one: {}", expected.line));
+                    misses.push(format!(
+                        "{name}: time {time} for a line without one: {}",
+                        expected.line
+                    ));
                 }
                 None => {}
             }
@@ -162,12 +172,7 @@ fn levels_and_times_of_real_systems_logs() {
     let time_accuracy = percent(total.time_right, total.timed_lines);
     table.push_str(&format!(
         "{:<15} {:>5}  {:>5.1}%  {:>5.1}%  {:>13}  {:>13}\n",
-        "all",
-        total.lines,
-        level_accuracy,
-        time_accuracy,
-        total.wrong_guesses,
-        total.missed
+        "all", total.lines, level_accuracy, time_accuracy, total.wrong_guesses, total.missed
     ));
     table.push_str("\nkeyword rule    levels set  right  precision\n");
     for (rule, (right, set)) in &rules {
@@ -177,9 +182,18 @@ fn levels_and_times_of_real_systems_logs() {
         ));
     }
     eprintln!("{table}\nwrong:\n{}", misses.join("\n"));
-    assert_eq!(total.invented_times, 0, "no line gets a time it does not have");
-    assert!(level_accuracy >= 98.0, "levels right on {level_accuracy:.1} % of lines");
-    assert!(time_accuracy >= 95.0, "own time on {time_accuracy:.1} % of the lines that have one");
+    assert_eq!(
+        total.invented_times, 0,
+        "no line gets a time it does not have"
+    );
+    assert!(
+        level_accuracy >= 98.0,
+        "levels right on {level_accuracy:.1} % of lines"
+    );
+    assert!(
+        time_accuracy >= 95.0,
+        "own time on {time_accuracy:.1} % of the lines that have one"
+    );
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
