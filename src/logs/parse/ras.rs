@@ -23,6 +23,12 @@ fn severity(name: &str) -> Option<Level> {
 }
 
 pub fn parse(text: &str) -> Option<Parsed<'_>> {
+    // The second token is a ten-digit epoch: refused at once otherwise.
+    let epoch_start = text.find(' ')? + 1;
+    let epoch_digits = text.as_bytes().get(epoch_start..epoch_start + 11)?;
+    if !epoch_digits[..10].iter().all(u8::is_ascii_digit) || epoch_digits[10] != b' ' {
+        return None;
+    }
     let mut parts = text.splitn(10, ' ');
     let mut next = || parts.next();
     let (alert, epoch, _date, node, local, _location, ras, component, level) = (

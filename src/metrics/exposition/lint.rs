@@ -183,4 +183,21 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_family_past_the_series_bound_is_refused_with_the_reason() {
+        use crate::metrics::exposition::parser::MAX_FAMILY_SERIES;
+        let mut body = String::from("# TYPE jobs gauge\n");
+        for index in 0..MAX_FAMILY_SERIES {
+            body.push_str(&format!("jobs{{id=\"{index}\"}} 1\n"));
+        }
+        assert!(
+            lint(&body, Format::Text).is_ok(),
+            "{MAX_FAMILY_SERIES} series fit"
+        );
+        body.push_str("jobs{id=\"one-more\"} 1\n");
+        let error = lint(&body, Format::Text).unwrap_err();
+        assert_eq!(error.line, MAX_FAMILY_SERIES + 2);
+        assert!(error.message.contains("more than"), "{}", error.message);
+    }
 }

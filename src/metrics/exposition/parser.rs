@@ -24,6 +24,15 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// The most series one family may have: the duplicate-series check holds a hash and the last
+/// timestamp of each (about 40 bytes with the table's overhead), so this bounds it near
+/// 200 MiB whatever the input. Real families have thousands; a scrape's `sample_limit` is
+/// lower still. (Lower under test, to be exercised.)
+#[cfg(not(test))]
+pub const MAX_FAMILY_SERIES: usize = 5_000_000;
+#[cfg(test)]
+pub const MAX_FAMILY_SERIES: usize = 1_000;
+
 /// The family the lines are in.
 #[derive(Debug, Clone, Default)]
 pub struct Family {
@@ -509,7 +518,15 @@ fn sample_problem(
         return Some(problem);
     }
     let key = series_hash(&sample.name, &sample.labels, None);
+    let full = family.series.len() >= MAX_FAMILY_SERIES;
     match family.series.entry(key) {
+        std::collections::hash_map::Entry::Vacant(_) if full => {
+            return Some(format!(
+                "family `{}` has more than {MAX_FAMILY_SERIES} series: more than vigia checks \
+                 in one family (its duplicate check keeps 8 bytes and a timestamp per series)",
+                family.name
+            ));
+        }
         std::collections::hash_map::Entry::Vacant(slot) => {
             slot.insert(timestamp);
         }
