@@ -208,16 +208,7 @@ impl Parts {
                 Completeness::Full,
             ),
             None => {
-                // Validated as utc_nanos would, in a leap year, before the year is chosen.
-                utc_nanos(
-                    2000,
-                    self.month,
-                    self.day,
-                    self.hour,
-                    self.minute,
-                    self.second,
-                    self.nanos,
-                )?;
+                // Checked as a date of this year or the last (29 February included).
                 let local = super::without_year(
                     self.month,
                     self.day,
