@@ -220,7 +220,7 @@ const NEGATIONS: &[&str] = &["no", "0", "zero", "without", "non", "never"];
 
 /// The first keyword in `text` that reports a failure or a warning, and its rule.
 pub fn keyword(text: &str) -> Option<(Level, &'static str)> {
-    let head = &text[..floor_char_boundary(text, KEYWORD_SEARCH_BYTES)];
+    let head = &text[..text.floor_char_boundary(KEYWORD_SEARCH_BYTES)];
     let mut previous = "";
     for (end, raw) in words(head) {
         // `failed.` ends a sentence; `error.log` is a name.
@@ -276,14 +276,11 @@ fn rule_for(word: &str, previous: &str) -> Option<&'static KeywordRule> {
     lower.make_ascii_lowercase();
     let lower = std::str::from_utf8(lower).ok()?;
     // Two-word phrases: `could not`, `timed out`.
-    match (
-        previous.eq_ignore_ascii_case("could"),
-        previous.eq_ignore_ascii_case("timed"),
-        lower,
-    ) {
-        (true, _, "not") => return rule("cannot"),
-        (_, true, "out") => return rule("timeout"),
-        _ => {}
+    if lower == "not" && previous.eq_ignore_ascii_case("could") {
+        return rule("cannot");
+    }
+    if lower == "out" && previous.eq_ignore_ascii_case("timed") {
+        return rule("timeout");
     }
     KEYWORD_RULES
         .iter()
@@ -307,16 +304,6 @@ fn counts_none(after: &str) -> bool {
         .next()
         .unwrap_or("");
     matches!(token, "0" | "false" | "none" | "null")
-}
-
-fn floor_char_boundary(text: &str, at: usize) -> usize {
-    if at >= text.len() {
-        return text.len();
-    }
-    (0..=at)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
