@@ -323,6 +323,7 @@ impl<'a> Cursor<'a, '_> {
         sample.labels.clear();
         sample.exemplar = None;
         sample.timestamp_ms = None;
+        sample.family_prefix = 0;
         let rest = self.rest();
         let name = if rest.starts_with('{') {
             // `{"utf8.name", labels…}`: the name is the first, quoted, item.
@@ -334,6 +335,7 @@ impl<'a> Cursor<'a, '_> {
             // The family's name is a valid bare name (or it would not be the family's):
             // only the suffix is left to scan.
             let known = self.family.len();
+            sample.family_prefix = known;
             self.advance(known);
             let suffix = self.run_of(|b| NAME_CHARS[b as usize] & METRIC_CHAR != 0);
             self.advance(suffix);

@@ -158,6 +158,9 @@ pub struct Sample<'a> {
     /// Milliseconds since the epoch (text writes milliseconds, OpenMetrics seconds).
     pub timestamp_ms: Option<i64>,
     pub exemplar: Option<Exemplar<'a>>,
+    /// How many leading bytes of `name` the grammar matched against the family it was told
+    /// of: the parser then need not compare them again (0 when it was told of none).
+    pub family_prefix: usize,
 }
 
 impl Sample<'_> {

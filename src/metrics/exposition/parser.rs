@@ -345,11 +345,13 @@ impl Parser {
 
     fn sample(&mut self, line: &str, sample: &Sample<'_>) -> Result<(), ParseError> {
         let name = sample.name.as_ref();
-        let belongs = self
+        let known = sample.family_prefix;
+        let format = self.format;
+        let mut suffix = self
             .family
             .as_ref()
-            .is_some_and(|f| suffix_of(name, &f.name, f.kind(), self.format).is_some());
-        if !belongs {
+            .and_then(|f| suffix_of(name, known, &f.name, f.kind(), format));
+        if suffix.is_none() {
             if self.format == Format::OpenMetrics
                 && let Some(family) = &self.family
                 && family.kind.is_some_and(|k| k != MetricType::Unknown)
@@ -392,14 +394,15 @@ impl Parser {
             }
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
             self.families_opened += 1;
+            // A family begun by a sample is named after it, and untyped.
+            suffix = Some("");
         }
-        let format = self.format;
+        let suffix = suffix.unwrap_or("");
         let standard = self.standard();
         let line_no = self.line;
         let family = self.family.as_mut().expect("set above");
         family.samples += 1;
         let kind = family.kind();
-        let suffix = suffix_of(name, &family.name, kind, format).unwrap_or("");
         let problem = sample_problem(family, kind, suffix, sample, format, standard, line_no);
         if let Some(message) = problem {
             return Err(self.error_at(line, 0, message));
@@ -469,10 +472,29 @@ impl Parser {
     }
 }
 
-/// The suffix `name` adds to `family` for a family of type `kind`, if it belongs.
-fn suffix_of<'n>(name: &'n str, family: &str, kind: MetricType, format: Format) -> Option<&'n str> {
-    let suffix = name.strip_prefix(family)?;
-    kind.suffixes(format).contains(&suffix).then_some(suffix)
+/// The suffix `name` adds to `family` for a family of type `kind`, if it belongs. `known`:
+/// how many bytes of `name` the grammar already matched against `family` (it did when it
+/// is `family`'s length). Runs once per sample: the common case, a name that is its family's
+/// own, compares no bytes at all.
+fn suffix_of<'n>(
+    name: &'n str,
+    known: usize,
+    family: &str,
+    kind: MetricType,
+    format: Format,
+) -> Option<&'n str> {
+    let suffix = if known == family.len() && known > 0 {
+        name.get(known..)?
+    } else {
+        name.strip_prefix(family)?
+    };
+    let suffixes = kind.suffixes(format);
+    let allowed = if suffix.is_empty() {
+        suffixes.iter().any(|s| s.is_empty())
+    } else {
+        suffixes.iter().any(|s| s.len() == suffix.len() && *s == suffix)
+    };
+    allowed.then_some(suffix)
 }
 
 /// For an OpenMetrics sample name with a typed suffix, the family it would belong to.
