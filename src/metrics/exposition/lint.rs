@@ -109,11 +109,101 @@ impl Linter {
         Ok(())
     }
 
+    /// A linter for one segment of an exposition (see [`super::segment`]), from line
+    /// `first_line` on.
+    pub fn segment(format: Format, first_line: usize) -> Self {
+        Self {
+            parser: super::parser::Parser::segment(format, Rules::Standard, first_line),
+            families: BTreeMap::new(),
+            current: None,
+        }
+    }
+
+    /// The end of a segment, whose lines stopped at `error` if one was found; `last`: the
+    /// input's last segment.
+    pub fn finish_segment(mut self, error: Option<ParseError>, last: bool) -> LintSegment {
+        let error = error.or_else(|| self.parser.finish_segment(last).err());
+        LintSegment {
+            format: self.parser.format(),
+            segment: self.parser.into_segment(),
+            families: self.families,
+            error,
+        }
+    }
+
     /// The end of the input: the last checks, and the findings.
     pub fn finish(mut self) -> Result<Vec<Finding>, ParseError> {
         self.parser.finish()?;
         let format = self.parser.format();
         Ok(findings(&self.families, format))
+    }
+}
+
+/// A segment's families and where its parser stopped, to be joined in order.
+pub struct LintSegment {
+    format: Format,
+    segment: super::segment::Segment,
+    families: BTreeMap<String, Seen>,
+    error: Option<ParseError>,
+}
+
+/// The segments of one exposition linted so far, joined in order: the verdict and findings
+/// of one [`Linter`] reading them all.
+pub struct LintJoined {
+    format: Format,
+    joined: super::segment::Joined,
+    families: BTreeMap<String, Seen>,
+    error: Option<ParseError>,
+}
+
+impl LintJoined {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            joined: Default::default(),
+            families: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    /// The next segment, of `lines` lines from `first_line`; once one failed, the rest are
+    /// not looked at.
+    pub fn join(&mut self, next: LintSegment, first_line: usize, lines: usize) {
+        debug_assert_eq!(next.format, self.format);
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(error) = self
+            .joined
+            .join(next.segment, first_line, lines, next.error)
+        {
+            self.error = Some(error);
+            return;
+        }
+        for (name, seen) in next.families {
+            match self.families.entry(name) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(seen);
+                }
+                // A text family whose samples came again later: one entry, as one linter
+                // keeps, with the label names of both.
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let earlier = slot.get_mut();
+                    for label in seen.labels {
+                        if earlier.label_set.insert(label.clone()) {
+                            earlier.labels.push(label);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<Vec<Finding>, ParseError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(findings(&self.families, self.format)),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod grammar;
 pub mod lint;
 pub mod parser;
 pub mod render;
+pub mod segment;
 
 use std::borrow::Cow;
 

@@ -184,6 +184,9 @@ pub struct Parser {
     /// Families begun so far: tells a caller the family changed without comparing names.
     families_opened: usize,
     spare: Option<SpareSets>,
+    /// A segment's parser (see [`super::segment`]) notes the checks against earlier
+    /// families it could not decide alone.
+    segment: Option<super::segment::Undecided>,
 }
 
 impl Parser {
@@ -204,7 +207,62 @@ impl Parser {
             last_samples: 0,
             families_opened: 0,
             spare: None,
+            segment: None,
         }
+    }
+
+    /// A parser for one segment of an exposition, from line `first_line` (from 1) on, which
+    /// begins a family: its checks against earlier families are noted for
+    /// [`super::segment::Joined::join`] when they pass here.
+    pub fn segment(format: Format, rules: Rules, first_line: usize) -> Self {
+        Self {
+            line: first_line.saturating_sub(1),
+            segment: Some(super::segment::Undecided::default()),
+            ..Self::with_rules(format, rules)
+        }
+    }
+
+    /// The end of a segment: its last family is checked (as the next segment's first line
+    /// would have, so an error is on that line); for the input's last segment, as
+    /// [`Parser::finish`].
+    pub fn finish_segment(&mut self, last: bool) -> Result<(), ParseError> {
+        if last {
+            return self.finish();
+        }
+        let last_family = self.family.as_ref().map(|f| f.name.clone());
+        if let Some(undecided) = &mut self.segment {
+            undecided.last_family = last_family;
+        }
+        self.line += 1;
+        let closed = self.close("");
+        self.line -= 1;
+        closed
+    }
+
+    /// What a segment leaves for the segments after it: the families it closed, the names
+    /// they claimed, whether it ended with `# EOF`, and the checks it could not decide.
+    pub fn into_segment(self) -> super::segment::Segment {
+        super::segment::Segment {
+            closed: self.closed,
+            claimed: self.claimed,
+            eof: self.eof,
+            undecided: self.segment.unwrap_or_default(),
+        }
+    }
+
+    /// Whether `name` is in `closed` (or, with `claimed`, among the names claimed); a
+    /// segment notes a name it does not have, with the `message` an earlier segment's
+    /// having it would mean.
+    fn earlier(&mut self, name: &str, claimed: bool, message: impl FnOnce() -> String) -> bool {
+        let set = if claimed { &self.claimed } else { &self.closed };
+        if set.contains(name) {
+            return true;
+        }
+        let line = self.line;
+        if let Some(undecided) = &mut self.segment {
+            undecided.note(line, name, claimed, message());
+        }
+        false
     }
 
     pub fn format(&self) -> Format {
@@ -330,12 +388,10 @@ impl Parser {
             }
         } else {
             self.close(line)?;
-            if self.closed.contains(name) {
-                return Err(self.error_at(
-                    line,
-                    0,
-                    format!("`{name}` was described already: a family's lines must be together"),
-                ));
+            let message =
+                || format!("`{name}` was described already: a family's lines must be together");
+            if self.earlier(name, false, message) {
+                return Err(self.error_at(line, 0, message()));
             }
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
             self.families_opened += 1;
@@ -374,23 +430,21 @@ impl Parser {
                 ));
             }
             self.close(line)?;
-            let repeated = self.closed.contains(name);
-            if repeated && self.format == Format::OpenMetrics {
-                return Err(self.error_at(
-                    line,
-                    0,
-                    format!("samples of `{name}` after another family's: families must not be interleaved"),
-                ));
+            let om = self.format == Format::OpenMetrics;
+            let interleaved = || {
+                format!(
+                    "samples of `{name}` after another family's: families must not be interleaved"
+                )
+            };
+            if om && self.earlier(name, false, interleaved) {
+                return Err(self.error_at(line, 0, interleaved()));
             }
-            if self.format == Format::OpenMetrics
-                && let Some(family) = typed_family_of(name)
-                && self.closed.contains(family)
-            {
-                return Err(self.error_at(
-                    line,
-                    0,
-                    format!("`{name}` belongs to `{family}`, whose lines came earlier"),
-                ));
+            if om && let Some(family) = typed_family_of(name) {
+                let message =
+                    || format!("`{name}` belongs to `{family}`, whose lines came earlier");
+                if self.earlier(family, false, message) {
+                    return Err(self.error_at(line, 0, message()));
+                }
             }
             self.family = Some(Family::named(name, self.last_samples, self.spare.take()));
             self.families_opened += 1;
@@ -446,12 +500,12 @@ impl Parser {
                 .collect();
             names.sort_unstable();
             names.dedup();
-            if let Some(clash) = names.iter().find(|n| self.claimed.contains(*n)) {
-                return Err(self.error_at(
-                    line,
-                    0,
-                    format!("`{clash}` clashes with a sample name of an earlier family"),
-                ));
+            for name in &names {
+                let message =
+                    || format!("`{name}` clashes with a sample name of an earlier family");
+                if self.earlier(name, true, message) {
+                    return Err(self.error_at(line, 0, message()));
+                }
             }
             self.claimed.extend(names);
         }
@@ -492,7 +546,9 @@ fn suffix_of<'n>(
     let allowed = if suffix.is_empty() {
         suffixes.iter().any(|s| s.is_empty())
     } else {
-        suffixes.iter().any(|s| s.len() == suffix.len() && *s == suffix)
+        suffixes
+            .iter()
+            .any(|s| s.len() == suffix.len() && *s == suffix)
     };
     allowed.then_some(suffix)
 }
