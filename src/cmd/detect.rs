@@ -4,6 +4,9 @@
 use super::EXIT_FAILURE;
 use crate::latency::detector::DetectorSettings;
 use crate::latency::offline::{InputKind, detect, read_rows};
+use crate::latency::quantile_series::{
+    SeriesRegression, SeriesSettings, detect_series, infer_interval,
+};
 use crate::latency::unix_to_rfc3339;
 use clap::Args;
 use std::io::{BufRead, BufReader, Write};
@@ -16,9 +19,13 @@ pub struct DetectArgs {
     /// samples: one request latency per row; quantiles: one per-interval quantile per row
     #[arg(long, default_value = "samples", value_parser = super::enum_value::<crate::latency::offline::InputKind>)]
     pub kind: crate::latency::offline::InputKind,
-    /// Window length
-    #[arg(long, default_value = "1m", value_parser = parse_interval)]
-    pub interval: std::time::Duration,
+    /// Window length for samples (default 1m); for quantiles the rows' interval, inferred
+    /// from the timestamps when not given
+    #[arg(long, value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+    /// The quantile a `--kind quantiles` series holds (reported with each regression)
+    #[arg(long, default_value_t = 0.95)]
+    pub quantile: f64,
     /// Values are milliseconds (default: seconds)
     #[arg(long)]
     pub milliseconds: bool,
@@ -59,15 +66,40 @@ pub fn execute(args: &DetectArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let mut settings = match args.kind {
-        InputKind::Samples => DetectorSettings::default(),
-        InputKind::Quantiles => DetectorSettings::for_interval_values(),
+    let regressions = match args.kind {
+        InputKind::Samples => {
+            let settings = DetectorSettings {
+                min_relative: args.min_relative,
+                ..DetectorSettings::default()
+            };
+            let interval = args.interval.map_or(60.0, |d| d.as_secs_f64());
+            detect(&rows, interval, &settings)
+                .into_iter()
+                .map(|regression| SeriesRegression {
+                    regression,
+                    kind: "regression",
+                })
+                .collect()
+        }
+        InputKind::Quantiles => {
+            let settings = SeriesSettings {
+                quantile: args.quantile,
+                min_relative: args.min_relative,
+                min_relative_first_day: args.min_relative.max(0.30),
+                ..SeriesSettings::default()
+            };
+            let interval = args
+                .interval
+                .map(|d| d.as_secs_f64())
+                .or_else(|| infer_interval(&rows))
+                .unwrap_or(60.0);
+            detect_series(&rows, interval, &settings)
+        }
     };
-    settings.min_relative = args.min_relative;
-    let regressions = detect(&rows, args.interval.as_secs_f64(), &settings);
     let mut out = std::io::stdout().lock();
-    for regression in &regressions {
+    for SeriesRegression { regression, kind } in &regressions {
         let line = Line {
+            kind,
             start: unix_to_rfc3339(regression.start),
             detected_at: unix_to_rfc3339(regression.detected_at),
             quantile: regression.quantile,
@@ -95,6 +127,8 @@ pub fn execute(args: &DetectArgs) -> u8 {
 /// One output line, fields in this order.
 #[derive(serde::Serialize)]
 struct Line {
+    /// `regression`, or `incident` for a quantile series' excursion that recovered quickly.
+    kind: &'static str,
     start: String,
     detected_at: String,
     quantile: f64,

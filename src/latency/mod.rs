@@ -11,6 +11,7 @@ pub mod eval;
 pub mod monitor;
 pub mod offline;
 pub mod probe;
+pub mod quantile_series;
 pub mod sketch;
 pub mod stats;
 

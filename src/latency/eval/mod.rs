@@ -5,6 +5,7 @@
 
 pub mod baselines;
 pub mod scenario;
+pub mod series;
 
 use super::detector::{DetectorSettings, SignalDetector, Transition};
 use super::sketch::LatencySketch;

@@ -1,0 +1,488 @@
+//! Level shifts in a series of per-interval quantiles (`vigia detect --kind quantiles`, a
+//! p95 exported from Prometheus, a scraped summary quantile): one value per interval, no
+//! samples to rank, often a daily cycle.
+//!
+//! Each value x (in log space, so effects are ratios) is compared with what is expected at
+//! that time:
+//! - **seasonal**, once a day of history exists: the median of the same time of day 1, 2, 3,
+//!   7 and 14 days back (±1 slot), then the highest of those medians within ±30 min, so a
+//!   daily rise that comes a little early is not a shift; plus the trailing offset (median
+//!   of x − seasonal over the last 2 h), so a day that runs a bit hotter than the previous
+//!   ones is its own normal;
+//! - **trend**, before that: a robust line (Theil–Sen) through the last hour, so the
+//!   first day's rise is followed, and a larger minimum effect (×1.3) since one day says
+//!   little about what is normal.
+//!
+//! The residual r, divided by the robust dispersion of the baseline's residuals, feeds a
+//! one-sided CUSUM whose gain per point is capped (a spike adds at most 2.5) and whose alarm
+//! also needs three consecutive points above the minimum effect: a lasting ×1.2 step fires
+//! after three to four points, a single spike never. `docs/latency-detection.md` gives the
+//! measurements that chose this over plain trailing and seasonal-difference baselines.
+
+use super::detector::Regression;
+use std::collections::{HashMap, VecDeque};
+
+const DAY: f64 = 86_400.0;
+/// Days back the seasonal reference looks at: the previous three days, and the same weekday.
+const SEASONAL_LAGS: [i64; 5] = [1, 2, 3, 7, 14];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSettings {
+    /// The quantile the series holds (reported, not used by the test).
+    pub quantile: f64,
+    /// Compare with the previous days once they exist (off: the trailing line only, the
+    /// comparison `docs/latency-detection.md` measures this against).
+    pub seasonal: bool,
+    /// Smallest relative increase reported (0.1 = 10 %) once a day of history exists.
+    pub min_relative: f64,
+    /// The same before: with no previous day, one day's normal swing looks like a shift.
+    pub min_relative_first_day: f64,
+    /// The trailing baseline: this long, and at least this many points.
+    pub baseline_span: f64,
+    pub min_baseline_points: usize,
+    /// Points wait this many intervals before joining the baseline.
+    pub baseline_delay: usize,
+    /// The line of the first day goes through this much of the recent past.
+    pub trend_span: f64,
+    /// How early a daily rise may come and still be normal.
+    pub phase_tolerance: f64,
+    /// CUSUM: allowance and cap per point, in dispersions, and the alarm threshold.
+    pub allowance: f64,
+    pub max_gain: f64,
+    pub threshold: f64,
+    /// Consecutive points above the minimum effect an alarm also needs.
+    pub min_run: usize,
+    /// Consecutive points with the effect halved that end a regression (`recovered`).
+    pub recovery_points: usize,
+    /// A regression this long (seconds) becomes the new normal (`accepted`).
+    pub accept_after: f64,
+    /// A regression that recovered within this long is an incident.
+    pub incident_within: f64,
+}
+
+impl Default for SeriesSettings {
+    fn default() -> Self {
+        Self {
+            quantile: 0.95,
+            seasonal: true,
+            min_relative: 0.10,
+            min_relative_first_day: 0.30,
+            baseline_span: 2.0 * 3600.0,
+            min_baseline_points: 6,
+            baseline_delay: 6,
+            trend_span: 2.0 * 3600.0,
+            phase_tolerance: 1800.0,
+            allowance: 1.0,
+            max_gain: 3.5,
+            threshold: 7.0,
+            min_run: 3,
+            recovery_points: 6,
+            accept_after: DAY,
+            incident_within: 3600.0,
+        }
+    }
+}
+
+/// The interval of a series: the median gap between consecutive timestamps.
+pub fn infer_interval(rows: &[(f64, f64)]) -> Option<f64> {
+    let mut gaps: Vec<f64> = rows
+        .windows(2)
+        .map(|pair| pair[1].0 - pair[0].0)
+        .filter(|gap| *gap > 0.0)
+        .collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    Some(median(&mut gaps))
+}
+
+/// A regression in a quantile series, with its kind decided once it has ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRegression {
+    pub regression: Regression,
+    /// `incident` (recovered within `incident_within`) or `regression`.
+    pub kind: &'static str,
+}
+
+/// Runs the series detector over time-ordered `(unix seconds, value)` rows.
+pub fn detect_series(
+    rows: &[(f64, f64)],
+    interval: f64,
+    settings: &SeriesSettings,
+) -> Vec<SeriesRegression> {
+    let mut detector = SeriesDetector::new(interval, settings.clone());
+    let mut found: Vec<Regression> = Vec::new();
+    for &(time, value) in rows {
+        match detector.push(time, value) {
+            Some(Event::Started(regression)) => found.push(regression),
+            Some(Event::Ended(ended)) => {
+                if let Some(open) = found.last_mut() {
+                    open.ended_at = ended.ended_at;
+                    open.end_reason = ended.end_reason;
+                }
+            }
+            None => {}
+        }
+    }
+    found
+        .into_iter()
+        .map(|regression| {
+            let incident = regression.end_reason == Some("recovered")
+                && regression
+                    .ended_at
+                    .is_some_and(|end| end - regression.start <= settings.incident_within);
+            SeriesRegression {
+                regression,
+                kind: if incident { "incident" } else { "regression" },
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started(Regression),
+    Ended(Regression),
+}
+
+/// One point of the trailing baseline.
+#[derive(Debug, Clone, Copy)]
+struct BaselinePoint {
+    time: f64,
+    log_value: f64,
+}
+
+/// What one point is compared with.
+struct Expected {
+    /// Log value expected, and the dispersion of the baseline's residuals.
+    center: f64,
+    spread: f64,
+    min_effect: f64,
+    compared_with: &'static str,
+}
+
+pub struct SeriesDetector {
+    settings: SeriesSettings,
+    interval: f64,
+    /// Log values by slot (unix seconds / interval), as far back as the longest lag.
+    history: HashMap<i64, f64>,
+    history_order: VecDeque<i64>,
+    /// Per-slot seasonal levels already computed (they depend on the past only).
+    seasonal_levels: HashMap<i64, Option<f64>>,
+    baseline: VecDeque<BaselinePoint>,
+    pending: VecDeque<BaselinePoint>,
+    cusum: f64,
+    run: usize,
+    /// The last point with no evidence, where a regression starts.
+    quiet_since: Option<f64>,
+    recent: VecDeque<f64>,
+    active: Option<Regression>,
+    normal_run: usize,
+}
+
+impl SeriesDetector {
+    pub fn new(interval: f64, settings: SeriesSettings) -> Self {
+        Self {
+            settings,
+            interval: interval.max(1e-3),
+            history: HashMap::new(),
+            history_order: VecDeque::new(),
+            seasonal_levels: HashMap::new(),
+            baseline: VecDeque::new(),
+            pending: VecDeque::new(),
+            cusum: 0.0,
+            run: 0,
+            quiet_since: None,
+            recent: VecDeque::new(),
+            active: None,
+            normal_run: 0,
+        }
+    }
+
+    /// Feeds one value (seconds) at `time`; returns a regression started or ended there.
+    pub fn push(&mut self, time: f64, value: f64) -> Option<Event> {
+        let log_value = value.max(1e-9).ln();
+        let slot = self.slot(time);
+        let event = match self.expected(time) {
+            Some(expected) => self.test(time, log_value, &expected),
+            None => None,
+        };
+        self.remember(slot, log_value);
+        if self.cusum == 0.0 {
+            self.quiet_since = Some(time);
+        }
+        // Points join the baseline `baseline_delay` points late, and not at all once found
+        // part of a regression: a shift being detected does not become its own baseline.
+        // Every other point joins, high or low (keeping out the high ones only would drag the
+        // baseline down until noise alone fires).
+        if matches!(event, Some(Event::Started(_))) || self.active.is_some() {
+            self.pending.clear();
+        } else {
+            self.pending.push_back(BaselinePoint { time, log_value });
+        }
+        if self.pending.len() > self.settings.baseline_delay
+            && let Some(point) = self.pending.pop_front()
+        {
+            self.baseline.push_back(point);
+            let keep = self
+                .settings
+                .min_baseline_points
+                .max((self.settings.baseline_span / self.interval).round() as usize);
+            while self.baseline.len() > keep {
+                self.baseline.pop_front();
+            }
+        }
+        event
+    }
+
+    fn slot(&self, time: f64) -> i64 {
+        (time / self.interval).round() as i64
+    }
+
+    fn remember(&mut self, slot: i64, log_value: f64) {
+        if self.history.insert(slot, log_value).is_none() {
+            self.history_order.push_back(slot);
+        }
+        let horizon = ((SEASONAL_LAGS[4] as f64 * DAY
+            + self.settings.baseline_span
+            + 2.0 * self.settings.phase_tolerance)
+            / self.interval)
+            .ceil() as i64;
+        while let Some(&oldest) = self.history_order.front() {
+            if slot - oldest <= horizon {
+                break;
+            }
+            self.history_order.pop_front();
+            self.history.remove(&oldest);
+            self.seasonal_levels.remove(&oldest);
+        }
+        // The memo of levels is bounded like the history it derives from.
+        if self.seasonal_levels.len() > 2 * self.history.len() + 1024 {
+            let oldest = self.history_order.front().copied().unwrap_or(slot);
+            self.seasonal_levels.retain(|&s, _| s >= oldest);
+        }
+    }
+
+    /// The level of the same slot on previous days: per day back, the median of the slot and
+    /// its neighbours; then the second highest of those days (the highest of one or two), so
+    /// that one unusual day (yesterday's incident) is outvoted and weekend days mixed in with
+    /// weekdays do not pull the reference of a weekday down.
+    fn seasonal_level(&mut self, slot: i64) -> Option<f64> {
+        if let Some(&known) = self.seasonal_levels.get(&slot) {
+            return known;
+        }
+        let day = (DAY / self.interval).round() as i64;
+        let mut days: Vec<f64> = SEASONAL_LAGS
+            .iter()
+            .filter_map(|lag| {
+                let center = slot - lag * day;
+                let mut values: Vec<f64> = (center - 1..=center + 1)
+                    .filter_map(|s| self.history.get(&s).copied())
+                    .collect();
+                (!values.is_empty()).then(|| median(&mut values))
+            })
+            .collect();
+        days.sort_by(|a, b| b.total_cmp(a));
+        let result = match days.len() {
+            0 => None,
+            1 | 2 => Some(days[0]),
+            3 | 4 => Some(days[1]),
+            _ => Some(days[2]),
+        };
+        self.seasonal_levels.insert(slot, result);
+        result
+    }
+
+    fn expected(&mut self, time: f64) -> Option<Expected> {
+        let min_points = self.settings.min_baseline_points;
+        if self.baseline.len() < min_points {
+            return None;
+        }
+        if self.settings.seasonal
+            && let Some(expected) = self.seasonal_expected(time)
+        {
+            return Some(expected);
+        }
+        let (center, spread) = self.trend_at(time)?;
+        Some(Expected {
+            center,
+            spread,
+            min_effect: self.settings.min_relative_first_day.ln_1p(),
+            compared_with: "trailing",
+        })
+    }
+
+    /// The previous days' level around this time: the highest smoothed level within the
+    /// phase tolerance (a daily rise that comes early today is today's rhythm, not a
+    /// regression), plus today's offset when today runs hotter than the previous days.
+    fn seasonal_expected(&mut self, time: f64) -> Option<Expected> {
+        let min_points = self.settings.min_baseline_points;
+        let slot = self.slot(time);
+        let tolerance = (self.settings.phase_tolerance / self.interval).round() as i64;
+        let reference = (slot - tolerance..=slot + tolerance)
+            .filter_map(|s| self.smoothed_level(s))
+            .max_by(f64::total_cmp)?;
+        let points: Vec<(i64, f64)> = self
+            .baseline
+            .iter()
+            .map(|p| (self.slot(p.time), p.log_value))
+            .collect();
+        let residuals: Vec<f64> = points
+            .into_iter()
+            .filter_map(|(s, x)| self.smoothed_level(s).map(|level| x - level))
+            .collect();
+        if residuals.len() < min_points {
+            return None;
+        }
+        // Only a day running hotter than the previous ones moves the reference: a quieter
+        // one (a weekend) differs mostly at its peak, and an offset learned there would lag
+        // into the evening as a false rise.
+        let (offset, spread) = median_and_spread(residuals);
+        Some(Expected {
+            center: reference + offset.max(0.0),
+            spread,
+            min_effect: self.settings.min_relative.ln_1p(),
+            compared_with: "previous_days",
+        })
+    }
+
+    /// The seasonal level, smoothed over ±2 slots so that its maximum over the tolerance
+    /// does not pick up the noise of single slots.
+    fn smoothed_level(&mut self, slot: i64) -> Option<f64> {
+        let mut levels: Vec<f64> = (slot - 2..=slot + 2)
+            .filter_map(|s| self.seasonal_level(s))
+            .collect();
+        (!levels.is_empty()).then(|| median(&mut levels))
+    }
+
+    /// Theil–Sen line through the baseline's last `trend_span`, evaluated at `time`, and
+    /// the robust dispersion around it.
+    fn trend_at(&self, time: f64) -> Option<(f64, f64)> {
+        let newest = self.baseline.back()?.time;
+        let points: Vec<(f64, f64)> = self
+            .baseline
+            .iter()
+            .filter(|p| newest - p.time <= self.settings.trend_span)
+            .map(|p| (p.time - newest, p.log_value))
+            .collect();
+        if points.len() < self.settings.min_baseline_points {
+            return None;
+        }
+        let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
+        for (i, a) in points.iter().enumerate() {
+            for b in &points[i + 1..] {
+                if b.0 > a.0 {
+                    slopes.push((b.1 - a.1) / (b.0 - a.0));
+                }
+            }
+        }
+        // The line's slope is used only when the points do trend (Mann–Kendall |z| > 2):
+        // on a noisy flat series, a slope fitted to noise and extrapolated is a false rise.
+        let n = points.len() as f64;
+        let kendall: f64 = slopes.iter().map(|s| s.signum()).sum();
+        let kendall_sd = (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
+        let slope = if slopes.is_empty() || kendall.abs() < 2.0 * kendall_sd {
+            0.0
+        } else {
+            median(&mut slopes)
+        };
+        let mut intercepts: Vec<f64> = points.iter().map(|(t, y)| y - slope * t).collect();
+        let intercept = median(&mut intercepts);
+        let residuals = points
+            .iter()
+            .map(|(t, y)| y - intercept - slope * t)
+            .collect();
+        let (_, spread) = median_and_spread(residuals);
+        // A line extrapolated from few noisy points is uncertain as well: widen the spread
+        // by the prediction error of a least-squares line at that distance.
+        let mean_time = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let spread_of_times: f64 = points.iter().map(|p| (p.0 - mean_time).powi(2)).sum();
+        let distance = time - newest - mean_time;
+        let widening = (1.0 + 1.0 / n + distance * distance / spread_of_times.max(1e-9)).sqrt();
+        Some((intercept + slope * (time - newest), spread * widening))
+    }
+
+    fn test(&mut self, time: f64, log_value: f64, expected: &Expected) -> Option<Event> {
+        let settings = &self.settings;
+        let residual = log_value - expected.center;
+        let z = residual / expected.spread;
+        let high = residual >= expected.min_effect;
+        self.recent.push_back(log_value);
+        while self.recent.len() > settings.min_run {
+            self.recent.pop_front();
+        }
+        if let Some(active) = &mut self.active {
+            // Ends once the effect has halved for `recovery_points` in a row, or becomes the
+            // new normal after `accept_after`.
+            self.normal_run = if residual < expected.min_effect / 2.0 {
+                self.normal_run + 1
+            } else {
+                0
+            };
+            let reason = if self.normal_run >= settings.recovery_points {
+                Some("recovered")
+            } else if time - active.detected_at >= settings.accept_after {
+                Some("accepted")
+            } else {
+                None
+            };
+            let reason = reason?;
+            active.ended_at = Some(time);
+            active.end_reason = Some(reason);
+            let ended = self.active.take().expect("active");
+            self.cusum = 0.0;
+            self.run = 0;
+            if reason == "accepted" {
+                // The baseline restarts from the new level.
+                self.baseline.clear();
+            }
+            return Some(Event::Ended(ended));
+        }
+        let gain = if high {
+            z.min(settings.max_gain) - settings.allowance
+        } else {
+            (z - settings.allowance).min(0.0)
+        };
+        self.cusum = (self.cusum + gain).max(0.0);
+        self.run = if high { self.run + 1 } else { 0 };
+        if self.cusum < settings.threshold || self.run < settings.min_run {
+            return None;
+        }
+        let mut recent: Vec<f64> = self.recent.iter().copied().collect();
+        let current = median(&mut recent).exp();
+        let baseline = expected.center.exp();
+        let regression = Regression {
+            quantile: settings.quantile,
+            start: self.quiet_since.unwrap_or(time),
+            detected_at: time,
+            baseline,
+            current,
+            ratio: current / baseline,
+            compared_with: expected.compared_with,
+            ended_at: None,
+            end_reason: None,
+        };
+        self.active = Some(regression.clone());
+        self.normal_run = 0;
+        Some(Event::Started(regression))
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The median and the normal-consistent MAD (floored: a perfectly flat series must not make
+/// every rounding step an infinite z).
+fn median_and_spread(mut values: Vec<f64>) -> (f64, f64) {
+    let center = median(&mut values);
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    let spread = (1.4826 * median(&mut deviations)).max(0.01);
+    (center, spread)
+}
