@@ -81,18 +81,6 @@ impl Default for DetectorSettings {
     }
 }
 
-impl DetectorSettings {
-    /// For series of per-interval values (`vigia detect --kind quantiles`): one observation
-    /// per window, so the warm-up counts windows and only the level of the series is tested.
-    pub fn for_interval_values() -> Self {
-        Self {
-            quantiles: vec![0.5],
-            warmup_observations: 30.0,
-            ..Self::default()
-        }
-    }
-}
-
 /// A regression of one quantile of one signal; times are unix seconds (window ends).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Regression {

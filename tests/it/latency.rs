@@ -5,6 +5,25 @@ use vigia::latency::detector::DetectorSettings;
 use vigia::latency::eval::{Scale, evaluate, suite};
 
 #[test]
+fn the_quantile_series_detector_catches_every_doubling_and_beats_a_static_threshold() {
+    use vigia::latency::eval::series::{score, static_threshold_alarms, suite, vigia_alarms};
+    let series = suite(4);
+    let table = vigia::latency::eval::series::table(&series, 1800.0);
+    let doublings: Vec<_> = series
+        .iter()
+        .filter(|s| s.name.contains("x2"))
+        .cloned()
+        .collect();
+    let vigia = score(&doublings, vigia_alarms, 1800.0);
+    assert_eq!(vigia.caught, vigia.anomalies, "{table}");
+    let all = score(&series, vigia_alarms, 1800.0);
+    let weeks = series.len() as f64 * 2.0;
+    assert!(all.false_alarms as f64 / weeks <= 0.1, "{table}");
+    let fixed = score(&series, static_threshold_alarms, 1800.0);
+    assert!(fixed.false_alarms > 10 * all.false_alarms.max(1), "{table}");
+}
+
+#[test]
 fn the_detector_meets_its_targets_and_beats_both_baselines_on_the_small_harness() {
     let report = evaluate(&suite(7, Scale::Small), &DetectorSettings::default());
     let table = report.table();
@@ -36,6 +55,7 @@ mod detect_command {
     use crate::support::agent::vigia;
     use std::io::Write;
     use vigia::latency::eval::scenario::{Injected, Scenario, Traffic};
+    use vigia::latency::eval::series::{LabelledSeries, SeriesShape, generate};
 
     fn run(args: &[&str]) -> (Vec<serde_json::Value>, String, i32) {
         let output = vigia()
@@ -84,6 +104,90 @@ mod detect_command {
             regression["ended_at"].is_null(),
             "the step lasts to the end: {regression}"
         );
+    }
+
+    fn run_on_series(shape: SeriesShape, seed: u64) -> (Vec<serde_json::Value>, LabelledSeries) {
+        let series = generate("series", shape, seed);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p95.csv");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(out, "timestamp,p95_ms").unwrap();
+        for (time, value) in &series.rows {
+            writeln!(out, "{time:.0},{:.2}", value * 1000.0).unwrap();
+        }
+        drop(out);
+        // No --interval: the 5 minutes are inferred from the rows.
+        let (found, stderr, code) = run(&[
+            "--input",
+            path.to_str().unwrap(),
+            "--kind",
+            "quantiles",
+            "--milliseconds",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        (found, series)
+    }
+
+    fn daily(shift: Option<(f64, f64, f64)>) -> SeriesShape {
+        SeriesShape {
+            days: 14,
+            daily_peak: 2.5,
+            noise: 0.08,
+            shift,
+        }
+    }
+
+    #[test]
+    fn two_weeks_of_daily_cycles_flat_or_noisy_series_raise_nothing() {
+        // One series here; the rate over many is the harness test's.
+        let (found, _) = run_on_series(daily(None), 0);
+        assert!(found.is_empty(), "daily cycle: {found:?}");
+        for noise in [0.05, 0.3] {
+            let shape = SeriesShape {
+                daily_peak: 1.0,
+                noise,
+                ..daily(None)
+            };
+            let (found, _) = run_on_series(shape, 11);
+            assert!(found.is_empty(), "flat, noise {noise}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_doubling_for_two_hours_is_caught_within_30_minutes_against_previous_days() {
+        // Tuesday of the second week at 10:00, in the daily rise.
+        let (found, series) = run_on_series(daily(Some((8.0 + 10.0 / 24.0, 2.0, 2.0))), 3);
+        let (start, end) = series.anomaly.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let regression = &found[0];
+        let detected =
+            chrono::DateTime::parse_from_rfc3339(regression["detected_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp() as f64;
+        assert!(
+            detected >= start && detected <= start + 1800.0,
+            "{regression}"
+        );
+        assert_eq!(regression["compared_with"], "previous_days", "{regression}");
+        assert_eq!(regression["kind"], "regression", "{regression}");
+        assert!(regression["ratio"].as_f64().unwrap() > 1.5, "{regression}");
+        let ended = chrono::DateTime::parse_from_rfc3339(regression["ended_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp() as f64;
+        assert!(ended > end && ended <= end + 3600.0, "{regression}");
+    }
+
+    #[test]
+    fn a_doubling_for_15_minutes_is_reported_as_an_incident() {
+        let (found, series) = run_on_series(daily(Some((9.0 + 15.0 / 24.0, 0.25, 2.0))), 5);
+        let (start, _) = series.anomaly.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["kind"], "incident", "{:?}", found[0]);
+        let detected =
+            chrono::DateTime::parse_from_rfc3339(found[0]["detected_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp() as f64;
+        assert!(detected - start <= 900.0, "{:?}", found[0]);
     }
 
     fn write_samples(scenario: &Scenario, path: &std::path::Path) {
