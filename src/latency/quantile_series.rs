@@ -16,9 +16,9 @@
 //!
 //! The residual r, divided by the robust dispersion of the baseline's residuals, feeds a
 //! one-sided CUSUM whose gain per point is capped (a spike adds at most 2.5) and whose alarm
-//! also needs three consecutive points above the minimum effect: a lasting ×1.2 step fires
-//! after three to four points, a single spike never. `docs/latency-detection.md` gives the
-//! measurements that chose this over plain trailing and seasonal-difference baselines.
+//! also needs three consecutive points above the minimum effect: a doubling fires on its
+//! third point, a lone or paired spike never. `docs/latency-detection.md` gives the
+//! measurements that chose this over a trailing line alone and the variants dropped.
 
 use super::detector::Regression;
 use std::collections::{HashMap, VecDeque};
