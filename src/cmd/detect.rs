@@ -3,7 +3,7 @@
 
 use super::EXIT_FAILURE;
 use crate::latency::detector::DetectorSettings;
-use crate::latency::offline::{InputKind, detect, read_rows};
+use crate::latency::offline::{InputKind, Rows, detect, read_rows};
 use crate::latency::quantile_series::{
     SeriesRegression, SeriesSettings, detect_series, infer_interval,
 };
@@ -24,7 +24,7 @@ pub struct DetectArgs {
     #[arg(long, value_parser = parse_interval)]
     pub interval: Option<std::time::Duration>,
     /// The quantile a `--kind quantiles` series holds (reported with each regression)
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = parse_quantile)]
     pub quantile: f64,
     /// Values are milliseconds (default: seconds)
     #[arg(long)]
@@ -32,6 +32,13 @@ pub struct DetectArgs {
     /// Smallest relative increase reported (0.1 = 10 %)
     #[arg(long, default_value_t = 0.10)]
     pub min_relative: f64,
+}
+
+fn parse_quantile(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(q) if q > 0.0 && q < 1.0 => Ok(q),
+        _ => Err("a quantile is a number between 0 and 1, e.g. 0.95".to_owned()),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -59,7 +66,10 @@ pub fn execute(args: &DetectArgs) -> u8 {
         }
     };
     let scale = if args.milliseconds { 1e-3 } else { 1.0 };
-    let rows = match read_rows(input, scale) {
+    let Rows {
+        rows,
+        without_value,
+    } = match read_rows(input, scale) {
         Ok(rows) => rows,
         Err(error) => {
             eprintln!("{}:{error}", args.input);
@@ -115,8 +125,13 @@ pub fn execute(args: &DetectArgs) -> u8 {
             return 0;
         }
     }
+    let skipped = if without_value > 0 {
+        format!(" ({without_value} more with no value, skipped)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} rows, {} regression{}",
+        "{} rows{skipped}, {} regression{}",
         rows.len(),
         regressions.len(),
         if regressions.len() == 1 { "" } else { "s" }

@@ -21,11 +21,20 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// The rows of a CSV, time-ordered, and how many had no value (`NaN`, what Prometheus
+/// exports for an interval with no requests).
+#[derive(Debug, PartialEq)]
+pub struct Rows {
+    pub rows: Vec<(f64, f64)>,
+    pub without_value: usize,
+}
+
 /// Reads `timestamp,value` rows: RFC 3339 or unix seconds, then a number (× `scale` to get
 /// seconds). A first line that does not parse is taken as a header; blank lines and `#`
-/// comments are skipped.
-pub fn read_rows(input: impl BufRead, scale: f64) -> Result<Vec<(f64, f64)>, RowError> {
+/// comments are skipped, and so are rows whose value is `NaN` (counted).
+pub fn read_rows(input: impl BufRead, scale: f64) -> Result<Rows, RowError> {
     let mut rows = Vec::new();
+    let mut without_value = 0;
     for (index, line) in input.lines().enumerate() {
         let number = index + 1;
         let line = line.map_err(|e| RowError {
@@ -37,6 +46,7 @@ pub fn read_rows(input: impl BufRead, scale: f64) -> Result<Vec<(f64, f64)>, Row
             continue;
         }
         match parse_row(line) {
+            Ok((_, value)) if value.is_nan() => without_value += 1,
             Ok((time, value)) => rows.push((time, value * scale)),
             Err(_) if number == 1 => continue,
             Err(reason) => {
@@ -48,7 +58,10 @@ pub fn read_rows(input: impl BufRead, scale: f64) -> Result<Vec<(f64, f64)>, Row
         }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(rows)
+    Ok(Rows {
+        rows,
+        without_value,
+    })
 }
 
 fn parse_row(line: &str) -> Result<(f64, f64), String> {
@@ -68,7 +81,7 @@ fn parse_row(line: &str) -> Result<(f64, f64), String> {
     let value: f64 = value
         .parse()
         .map_err(|_| format!("`{value}` is not a number"))?;
-    if !value.is_finite() || value < 0.0 {
+    if value.is_infinite() || value < 0.0 {
         return Err(format!("`{value}` is not a duration"));
     }
     Ok((time, value))
@@ -134,10 +147,13 @@ mod tests {
     #[test]
     fn rows_take_rfc3339_or_unix_seconds_and_skip_a_header() {
         let csv = "timestamp,latency\n2024-05-01T12:00:00Z,0.120\n1714564801.5,0.080\n\n# note\n";
-        let rows = read_rows(csv.as_bytes(), 1.0).unwrap();
+        let rows = read_rows(csv.as_bytes(), 1.0).unwrap().rows;
         assert_eq!(rows, vec![(1714564800.0, 0.120), (1714564801.5, 0.080)]);
-        let ms = read_rows("1,120\n".as_bytes(), 1e-3).unwrap();
+        let ms = read_rows("1,120\n".as_bytes(), 1e-3).unwrap().rows;
         assert_eq!(ms, vec![(1.0, 0.12)]);
+        let idle = read_rows("1,0.1\n2,NaN\n3,0.2\n".as_bytes(), 1.0).unwrap();
+        assert_eq!(idle.rows, vec![(1.0, 0.1), (3.0, 0.2)]);
+        assert_eq!(idle.without_value, 1);
     }
 
     #[test]

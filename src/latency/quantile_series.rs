@@ -203,8 +203,13 @@ impl SeriesDetector {
     }
 
     /// Feeds one value (seconds) at `time`; returns a regression started or ended there.
+    /// A value of 0 (an interval with no requests) is no data, like a missing row: as a
+    /// level it would wreck the baseline and make the next normal interval a "rise".
     pub fn push(&mut self, time: f64, value: f64) -> Option<Event> {
-        let log_value = value.max(1e-9).ln();
+        if value.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return None;
+        }
+        let log_value = value.ln();
         let slot = self.slot(time);
         let event = match self.expected(time) {
             Some(expected) => self.test(time, log_value, &expected),
@@ -504,7 +509,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// The median and the normal-consistent MAD (floored: a perfectly flat series must not make
 /// every rounding step an infinite z).
-fn median_and_spread(mut values: Vec<f64>) -> (f64, f64) {
+pub(crate) fn median_and_spread(mut values: Vec<f64>) -> (f64, f64) {
     let center = median(&mut values);
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
     let spread = (1.4826 * median(&mut deviations)).max(0.01);
@@ -560,6 +565,15 @@ mod tests {
         assert_eq!(found[0].regression.start, rows[599].0);
         assert_eq!(found[0].regression.detected_at, rows[602].0);
         assert!((1.8..2.2).contains(&found[1].regression.ratio), "{found:?}");
+    }
+
+    #[test]
+    fn idle_intervals_reported_as_zero_are_no_data_not_a_level() {
+        let mut rows = flat(3.0);
+        for row in &mut rows[500..540] {
+            row.1 = 0.0;
+        }
+        assert!(detect_series(&rows, 300.0, &SeriesSettings::default()).is_empty());
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn smoothstep(x: f64) -> f64 {
     x * x * (3.0 - 2.0 * x)
 }
 
-fn standard_normal(rng: &mut fastrand::Rng) -> f64 {
+pub(super) fn standard_normal(rng: &mut fastrand::Rng) -> f64 {
     let u1 = rng.f64().max(f64::MIN_POSITIVE);
     let u2 = rng.f64();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

@@ -4,7 +4,8 @@
 //! and injected level shifts and incidents. Scored for the series detector and for the
 //! median+MAD threshold a user would otherwise set.
 
-use crate::latency::quantile_series::{SeriesSettings, detect_series};
+use super::scenario::standard_normal;
+use crate::latency::quantile_series::{SeriesSettings, detect_series, median_and_spread};
 
 const INTERVAL: f64 = 300.0;
 const DAY: f64 = 86_400.0;
@@ -71,11 +72,6 @@ pub fn generate(name: &str, shape: SeriesShape, seed: u64) -> LabelledSeries {
         rows,
         anomaly,
     }
-}
-
-fn standard_normal(rng: &mut fastrand::Rng) -> f64 {
-    let (u, v) = (rng.f64().max(1e-12), rng.f64());
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 /// The suite: per seed, daily cycles with and without anomalies, flat and noisy series.
@@ -211,12 +207,8 @@ pub fn static_threshold_alarms(rows: &[(f64, f64)]) -> Vec<f64> {
     if rows.len() <= learn {
         return Vec::new();
     }
-    let mut first_day: Vec<f64> = rows[..learn].iter().map(|r| r.1.ln()).collect();
-    first_day.sort_by(f64::total_cmp);
-    let median = first_day[learn / 2];
-    let mut deviations: Vec<f64> = first_day.iter().map(|v| (v - median).abs()).collect();
-    deviations.sort_by(f64::total_cmp);
-    let threshold = median + 3.0 * 1.4826 * deviations[learn / 2];
+    let (median, spread) = median_and_spread(rows[..learn].iter().map(|r| r.1.ln()).collect());
+    let threshold = median + 3.0 * spread;
     let mut alarms = Vec::new();
     let mut above = false;
     for &(time, value) in &rows[learn..] {
