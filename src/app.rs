@@ -252,6 +252,9 @@ pub async fn run(
     };
     admin_stop.cancel();
     heartbeat.abort();
+    if let Some(monitor) = &latency {
+        monitor.persist(crate::latency::monitor::unix_now());
+    }
     Ok(if sink_failed {
         Outcome::SinkFailed
     } else if !drained {
@@ -280,6 +283,13 @@ fn start_latency(
     let monitor = (settings.detect && watched)
         .then(|| LatencyMonitor::new(metrics.registry(), settings.clone()));
     if let Some(monitor) = &monitor {
+        if settings.persist_baseline {
+            monitor.restore_from(
+                crate::latency::baseline::store::BaselineStore::new(&config.data_dir),
+                crate::latency::monitor::unix_now(),
+                settings.version.as_deref(),
+            );
+        }
         let configured = settings.version.clone();
         let scrape = scrape.clone();
         let version = move || configured.clone().or_else(|| scraped_version(&scrape));

@@ -40,6 +40,52 @@ pub struct LatencySection {
     pub warmup_windows: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSpec>,
+    /// Where a baseline comes from before this process has learned its own.
+    #[serde(default)]
+    pub baseline: BaselineSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSection {
+    /// Keep the baselines in `data_dir` (checksummed), so a restart loses nothing.
+    #[serde(default = "default_true")]
+    pub persist: bool,
+    /// Load the previous version's latency (and else this version's) from the Prometheus or
+    /// Mimir that stores vigia's own histograms, at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusBaselineSpec>,
+}
+
+impl Default for BaselineSection {
+    fn default() -> Self {
+        Self {
+            persist: true,
+            prometheus: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusBaselineSpec {
+    /// The server's base URL (`http://prometheus:9090`, `http://mimir/prometheus`).
+    pub url: String,
+    /// Label matchers narrowing vigia's series to this workload's, e.g.
+    /// `namespace="shop", job="vigia"` (the `service` matcher is added).
+    #[serde(default)]
+    pub selector: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sink::delivery::config::HttpAuth>,
+    /// Mimir's tenant (`X-Scope-OrgID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Each query's timeout; past it, the detector learns locally.
+    #[serde(default = "default_baseline_timeout")]
+    pub timeout: HumanDuration,
+    /// How much history before this process's start makes the baseline.
+    #[serde(default = "default_baseline_lookback")]
+    pub lookback: HumanDuration,
 }
 
 impl Default for LatencySection {
@@ -90,6 +136,12 @@ fn default_deploy_windows() -> u32 {
 fn default_warmup_windows() -> u32 {
     DetectorSettings::default().warmup_windows
 }
+fn default_baseline_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+fn default_baseline_lookback() -> HumanDuration {
+    HumanDuration::from_secs(3600)
+}
 fn default_method() -> String {
     "GET".to_owned()
 }
@@ -111,6 +163,20 @@ pub struct LatencySettings {
     pub version: Option<String>,
     pub detector: DetectorSettings,
     pub probe: Option<ProbeSettings>,
+    pub persist_baseline: bool,
+    pub baseline_prometheus: Option<PrometheusBaselineSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusBaselineSettings {
+    /// `<url>/api/v1/query`.
+    pub query_url: String,
+    /// Matchers without braces, each followed by a comma (or empty).
+    pub selector: String,
+    pub auth: Option<crate::sink::delivery::config::HttpAuth>,
+    pub tenant: Option<String>,
+    pub timeout: Duration,
+    pub lookback: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +250,11 @@ pub fn validate(spec: &LatencySection, problems: &mut Vec<Diagnostic>) -> Latenc
             service: probe.service.clone(),
         })
     });
+    let baseline_prometheus = spec
+        .baseline
+        .prometheus
+        .as_ref()
+        .map(|p| validate_prometheus_baseline(p, &mut problem));
     LatencySettings {
         detect: spec.detect,
         interval: spec.interval.0,
@@ -198,6 +269,67 @@ pub fn validate(spec: &LatencySection, problems: &mut Vec<Diagnostic>) -> Latenc
             ..DetectorSettings::default()
         },
         probe,
+        persist_baseline: spec.baseline.persist,
+        baseline_prometheus,
+    }
+}
+
+fn validate_prometheus_baseline(
+    spec: &PrometheusBaselineSpec,
+    problem: &mut impl FnMut(&str, &str),
+) -> PrometheusBaselineSettings {
+    use crate::sink::delivery::config::HttpAuth;
+    let at = |field: &str| format!("baseline.prometheus.{field}");
+    if !reqwest::Url::parse(&spec.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
+        problem(&at("url"), "must be an http:// or https:// URL");
+    }
+    let selector = spec
+        .selector
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim()
+        .trim_end_matches(',');
+    if selector.contains(['{', '}']) || selector.contains("__name__") {
+        problem(
+            &at("selector"),
+            "label matchers only, e.g. namespace=\"shop\", job=\"vigia\"",
+        );
+    }
+    match &spec.auth {
+        Some(HttpAuth::Basic {
+            password,
+            password_file,
+            ..
+        }) if password.is_some() == password_file.is_some() => problem(
+            &at("auth.basic"),
+            "set exactly one of `password` and `password_file`",
+        ),
+        Some(HttpAuth::Bearer { token, token_file }) if token.is_some() == token_file.is_some() => {
+            problem(
+                &at("auth.bearer"),
+                "set exactly one of `token` and `token_file`",
+            )
+        }
+        _ => {}
+    }
+    if spec.timeout.0.is_zero() {
+        problem(&at("timeout"), "must be positive");
+    }
+    if spec.lookback.0 < Duration::from_secs(1) {
+        problem(&at("lookback"), "must be at least 1s");
+    }
+    PrometheusBaselineSettings {
+        query_url: format!("{}/api/v1/query", spec.url.trim_end_matches('/')),
+        selector: if selector.is_empty() {
+            String::new()
+        } else {
+            format!("{selector},")
+        },
+        auth: spec.auth.clone(),
+        tenant: spec.tenant.clone().filter(|t| !t.is_empty()),
+        timeout: spec.timeout.0,
+        lookback: spec.lookback.0,
     }
 }
 
@@ -225,6 +357,29 @@ mod tests {
         assert_eq!(settings.interval, Duration::from_secs(60));
         assert_eq!(settings.detector, DetectorSettings::default());
         assert!(settings.detect && settings.probe.is_none());
+        assert!(settings.persist_baseline && settings.baseline_prometheus.is_none());
+    }
+
+    #[test]
+    fn a_prometheus_baseline_takes_a_selector_with_or_without_braces() {
+        let (settings, problems) = check(
+            "baseline: {prometheus: {url: 'http://prometheus:9090/', selector: '{namespace=\"shop\"}', tenant: team-a}}",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let prometheus = settings.baseline_prometheus.unwrap();
+        assert_eq!(prometheus.query_url, "http://prometheus:9090/api/v1/query");
+        assert_eq!(prometheus.selector, "namespace=\"shop\",");
+        assert_eq!(prometheus.lookback, Duration::from_secs(3600));
+        let (_, problems) = check(
+            "baseline: {prometheus: {url: 'ftp://x', selector: 'a{b}', timeout: 0s, auth: {bearer: {}}}}",
+        );
+        let text = problems.join("\n");
+        for path in ["url", "selector", "timeout", "auth.bearer"] {
+            assert!(
+                text.contains(&format!("latency.baseline.prometheus.{path}")),
+                "{path}: {text}"
+            );
+        }
     }
 
     #[test]

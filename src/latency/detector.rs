@@ -15,10 +15,12 @@
 //! (relative and absolute), for `persistence` windows in a row. It ends when the effect has
 //! halved for as long. `docs/latency-detection.md` says why, with the harness's figures.
 
-use super::sketch::LatencySketch;
+use super::buckets::requantize;
+use super::sketch::{LatencySketch, SketchParts};
 use super::stats::{bernoulli_llr, hodges_lehmann_ratio, rank_compare};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorSettings {
@@ -360,6 +362,23 @@ pub struct SignalDetector {
     version: Option<String>,
     deploy_left: u32,
     frozen_for: u32,
+    /// Histogram bounds every window is requantized to, when the baseline came from
+    /// buckets (Prometheus): the two sides of every test at the same resolution.
+    resolution: Option<Arc<[f64]>>,
+    /// Where the baseline came from before this process learned its own.
+    seeded: bool,
+}
+
+/// What a restart needs to go on where it stopped: the baseline and what it learned about
+/// the signal's noise. Windows in flight and active regressions are not kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorSnapshot {
+    pub baseline: SketchParts,
+    pub version: Option<String>,
+    /// Dispersion per watched quantile.
+    pub dispersion: Vec<(f64, f64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Vec<f64>>,
 }
 
 impl SignalDetector {
@@ -376,7 +395,98 @@ impl SignalDetector {
             version: None,
             deploy_left: 0,
             frozen_for: 0,
+            resolution: None,
+            seeded: false,
         }
+    }
+
+    /// Still learning its first baseline (nothing tested yet, nothing loaded).
+    pub fn is_warming(&self, settings: &DetectorSettings) -> bool {
+        !self.seeded && self.windows <= settings.warmup_windows
+    }
+
+    /// Starts from a baseline made elsewhere (a histogram's buckets, at `bounds`), skipping
+    /// the warm-up. With `deployed_version`, that baseline is the previous version's: the
+    /// windows are compared with it, and kept out of it, for `deploy_windows`. Refused (false)
+    /// once the detector has a baseline of its own.
+    pub fn seed(
+        &mut self,
+        baseline: LatencySketch,
+        bounds: Arc<[f64]>,
+        deployed_version: Option<&str>,
+        settings: &DetectorSettings,
+    ) -> bool {
+        if !self.is_warming(settings) || baseline.count() < settings.warmup_observations {
+            return false;
+        }
+        self.pending = self
+            .pending
+            .iter()
+            .map(|w| requantize(w, &bounds))
+            .collect();
+        self.baseline = baseline;
+        self.resolution = Some(bounds);
+        self.windows = settings.warmup_windows;
+        self.seeded = true;
+        if let Some(version) = deployed_version {
+            self.version = Some(version.to_owned());
+            self.deploy_left = settings.deploy_windows;
+        }
+        true
+    }
+
+    pub fn snapshot(&self) -> DetectorSnapshot {
+        DetectorSnapshot {
+            baseline: self.baseline.to_parts(),
+            version: self.version.clone(),
+            dispersion: self
+                .monitors
+                .iter()
+                .map(|m| (m.quantile, m.dispersion))
+                .collect(),
+            resolution: self.resolution.as_deref().map(<[f64]>::to_vec),
+        }
+    }
+
+    /// A detector that goes on from `snapshot` (taken by a previous run); `None` if the
+    /// snapshot is not usable. A version different from `current_version` makes the stored
+    /// baseline the previous version's.
+    pub fn restore(
+        snapshot: DetectorSnapshot,
+        current_version: Option<&str>,
+        settings: &DetectorSettings,
+    ) -> Option<Self> {
+        let baseline = LatencySketch::from_parts(snapshot.baseline)?;
+        let resolution: Option<Arc<[f64]>> = match snapshot.resolution {
+            Some(bounds) if bounds.windows(2).all(|w| w[0] < w[1]) => Some(bounds.into()),
+            Some(_) => return None,
+            None => None,
+        };
+        let mut detector = Self::new(settings);
+        if baseline.count() < settings.warmup_observations {
+            return None;
+        }
+        for monitor in &mut detector.monitors {
+            if let Some((_, d)) = snapshot
+                .dispersion
+                .iter()
+                .find(|(q, d)| *q == monitor.quantile && d.is_finite() && *d > 0.0)
+            {
+                monitor.dispersion = d.min(DISPERSION_CLIP);
+            }
+        }
+        detector.baseline = baseline;
+        detector.resolution = resolution;
+        detector.windows = settings.warmup_windows;
+        detector.seeded = true;
+        detector.version = snapshot.version;
+        if let (Some(stored), Some(current)) = (&detector.version, current_version)
+            && stored != current
+        {
+            detector.version = Some(current.to_owned());
+            detector.deploy_left = settings.deploy_windows;
+        }
+        Some(detector)
     }
 
     /// The service's version. A change makes the windows already seen (the previous
@@ -410,6 +520,10 @@ impl SignalDetector {
         settings: &DetectorSettings,
     ) -> Vec<Transition> {
         self.windows = self.windows.saturating_add(1);
+        let window = match &self.resolution {
+            Some(bounds) => requantize(&window, bounds),
+            None => window,
+        };
         let warmed = self.windows > settings.warmup_windows
             && self.baseline.count() >= settings.warmup_observations;
         self.pending.push_back(window);

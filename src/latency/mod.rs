@@ -5,6 +5,8 @@
 //! samples ──► window sketch per route (1 min) ──► SignalDetector ──► gauges, events, /api/v1/regressions
 //! ```
 
+pub mod baseline;
+pub mod buckets;
 pub mod config;
 pub mod detector;
 pub mod eval;

@@ -34,6 +34,15 @@ pub fn value_of(key: i32) -> f64 {
     2.0 * gamma.powi(key) / (gamma + 1.0)
 }
 
+/// A sketch's fields, for storage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SketchParts {
+    pub offset: i32,
+    pub bins: Vec<f64>,
+    pub count: f64,
+    pub sum: f64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LatencySketch {
     /// Key of `bins[0]`.
@@ -152,6 +161,40 @@ impl LatencySketch {
             .sum()
     }
 
+    /// The sketch as stored in `data_dir`.
+    pub fn to_parts(&self) -> SketchParts {
+        SketchParts {
+            offset: self.offset,
+            bins: self.bins.clone(),
+            count: self.count,
+            sum: self.sum,
+        }
+    }
+
+    /// A stored sketch, if it is one this code could have written: keys within the range
+    /// told apart, finite non-negative weights adding up to the count.
+    pub fn from_parts(parts: SketchParts) -> Option<Self> {
+        let SketchParts {
+            offset,
+            bins,
+            count,
+            sum,
+        } = parts;
+        let (lowest, highest) = (key_of(MIN_VALUE), key_of(MAX_VALUE));
+        let last = i64::from(offset) + bins.len() as i64 - 1;
+        let in_range = bins.is_empty()
+            || (i64::from(offset) >= i64::from(lowest) && last <= i64::from(highest));
+        let weights_ok = bins.iter().all(|w| w.is_finite() && *w >= 0.0);
+        let total: f64 = bins.iter().sum();
+        let count_ok = count.is_finite() && (total - count).abs() <= 1e-6 * count.max(1.0);
+        (in_range && weights_ok && count_ok && sum.is_finite() && sum >= 0.0).then_some(Self {
+            offset,
+            bins,
+            count,
+            sum,
+        })
+    }
+
     /// Heap bytes held (for the memory bound).
     pub fn heap_bytes(&self) -> usize {
         self.bins.capacity() * std::mem::size_of::<f64>()
@@ -222,6 +265,23 @@ mod tests {
         assert_eq!(sketch.count(), 5.0);
         assert!(sketch.heap_bytes() <= 1200 * 8);
         assert_eq!(sketch.quantile(1.0), Some(value_of(key_of(MAX_VALUE))));
+    }
+
+    #[test]
+    fn stored_parts_come_back_equal_and_tampered_ones_are_refused() {
+        let mut sketch = LatencySketch::new();
+        (0..50).for_each(|i| sketch.add(0.01 + 0.001 * f64::from(i)));
+        let parts = sketch.to_parts();
+        assert_eq!(LatencySketch::from_parts(parts.clone()), Some(sketch));
+        let mut wrong_count = parts.clone();
+        wrong_count.count += 1.0;
+        let mut negative = parts.clone();
+        negative.bins[0] = -1.0;
+        let mut out_of_range = parts;
+        out_of_range.offset = i32::MAX - 2;
+        for tampered in [wrong_count, negative, out_of_range] {
+            assert_eq!(LatencySketch::from_parts(tampered), None);
+        }
     }
 
     #[test]

@@ -199,7 +199,10 @@ impl LintJoined {
         }
     }
 
-    pub fn finish(self) -> Result<Vec<Finding>, ParseError> {
+    pub fn finish(mut self) -> Result<Vec<Finding>, ParseError> {
+        if self.error.is_none() {
+            self.error = self.joined.finish().err();
+        }
         match self.error {
             Some(error) => Err(error),
             None => Ok(findings(&self.families, self.format)),

@@ -56,6 +56,10 @@ pub struct Joined {
     claimed: FxHashSet<String>,
     eof: bool,
     last_family: Option<String>,
+    /// An error found closing the last segment's last family, on the next segment's first
+    /// line: it stands unless that line describes the same family again, which one parser
+    /// reports first.
+    deferred: Option<ParseError>,
 }
 
 impl Joined {
@@ -73,12 +77,46 @@ impl Joined {
             column: 1,
             message,
         };
+        let reopens = |check: &Check, last_family: Option<&str>| {
+            check.line == first_line && !check.claimed && last_family == Some(check.name.as_str())
+        };
+        if let Some(deferred) = self.deferred.take() {
+            let last_family = self.last_family.as_deref();
+            return Err(
+                match segment
+                    .undecided
+                    .checks
+                    .iter()
+                    .find(|c| reopens(c, last_family))
+                {
+                    Some(check) if lines > 0 => at(
+                        check.line,
+                        format!("a descriptor for `{}` after its samples", check.name),
+                    ),
+                    _ => deferred,
+                },
+            );
+        }
         if self.eof && lines > 0 {
             return Err(at(first_line, "nothing may follow # EOF".into()));
         }
         // A check on a line up to the parser's error came before it (a parser stops at its
         // first error).
         let stop = error.as_ref().map_or(usize::MAX, |e| e.line);
+        // One parser would have found the family still open, and said so before checking
+        // anything else on that line.
+        let last_family = self.last_family.as_deref();
+        if let Some(check) = segment
+            .undecided
+            .checks
+            .iter()
+            .find(|c| reopens(c, last_family))
+        {
+            return Err(at(
+                check.line,
+                format!("a descriptor for `{}` after its samples", check.name),
+            ));
+        }
         let failed = segment.undecided.checks.into_iter().find(|check| {
             check.line <= stop
                 && if check.claimed {
@@ -87,19 +125,14 @@ impl Joined {
                     self.closed.contains(&check.name)
                 }
         });
-        if let Some(check) = failed {
-            let message = if check.line == first_line
-                && !check.claimed
-                && self.last_family.as_deref() == Some(check.name.as_str())
-            {
-                // One parser would have found the family still open.
-                format!("a descriptor for `{}` after its samples", check.name)
-            } else {
-                check.message
-            };
-            return Err(at(check.line, message));
-        }
+        let error = failed.map(|check| at(check.line, check.message)).or(error);
         if let Some(error) = error {
+            let boundary = first_line + lines;
+            if error.line == boundary && segment.undecided.last_family.is_some() {
+                self.last_family = segment.undecided.last_family;
+                self.deferred = Some(error);
+                return Ok(());
+            }
             return Err(error);
         }
         self.closed.extend(segment.closed);
@@ -107,5 +140,10 @@ impl Joined {
         self.eof = segment.eof;
         self.last_family = segment.undecided.last_family;
         Ok(())
+    }
+
+    /// The end of the input: an error left for a next line that never came.
+    pub fn finish(&mut self) -> Result<(), ParseError> {
+        self.deferred.take().map_or(Ok(()), Err)
     }
 }

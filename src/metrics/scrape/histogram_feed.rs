@@ -1,8 +1,8 @@
 //! The service's own latency histogram as a detector input: the bucket increments between
 //! two scrapes of the RED-mapped `vigia_http_request_duration_seconds` (see
-//! `metrics.scrape.*.red`), fed into the route's window at each bucket's geometric middle.
-//! Coarser than access-log samples (the buckets' resolution, not 1 %), but available for
-//! every service that exports a histogram.
+//! `metrics.scrape.*.red`), fed into the route's window spread across each bucket (see
+//! `latency::buckets`). Coarser than access-log samples (the buckets' resolution, not 1 %),
+//! but available for every service that exports a histogram.
 
 use crate::latency::monitor::ServiceLatency;
 use crate::metrics::exposition::family::MetricFamily;
@@ -51,7 +51,7 @@ impl HistogramFeed {
                 for ((_, before), &(upper, now)) in previous.iter().zip(&buckets) {
                     let increment = (now - below_now) - (before - below_before);
                     if increment > 0.0 {
-                        latency.observe_weighted(&route, representative(lower, upper), increment);
+                        latency.observe_bucket(&route, lower, upper, increment);
                     }
                     (lower, below_before, below_now) = (upper, *before, now);
                 }
@@ -65,18 +65,6 @@ fn parse_le(text: &str) -> Option<f64> {
     match text {
         "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
         _ => text.parse().ok().filter(|v: &f64| !v.is_nan()),
-    }
-}
-
-/// Where a bucket's requests are placed: the geometric middle of its bounds; the first
-/// bucket's at half its bound, the `+Inf` bucket's at 1.5 × the last finite bound.
-fn representative(lower: f64, upper: f64) -> f64 {
-    if upper.is_infinite() {
-        lower * 1.5
-    } else if lower <= 0.0 {
-        upper / 2.0
-    } else {
-        (lower * upper).sqrt()
     }
 }
 
@@ -113,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn bucket_increments_between_scrapes_become_requests_at_the_bucket_middle() {
+    fn bucket_increments_between_scrapes_become_requests_spread_across_their_bucket() {
         let registry = prometheus::Registry::new();
         let monitor = LatencyMonitor::new(
             &registry,
@@ -136,13 +124,19 @@ mod tests {
             &latency,
         );
         let (count, median) = latency.current_window("/orders/{id}").unwrap();
-        assert_eq!(count, 45.0);
-        assert!((median - 0.1414).abs() < 0.003, "{median}");
+        assert!((count - 45.0).abs() < 1e-9, "{count}");
+        // 22.5 of 45: 22.5/40 of the way through (0.1, 0.2] in log space.
+        let expected = 0.1 * 2f64.powf(22.5 / 40.0);
+        assert!(
+            (median / expected - 1.0).abs() < 0.03,
+            "{median} vs {expected}"
+        );
         // A restarted service's counters start again from zero: no negative increments.
         feed.feed(
             &histogram(&[("0.1", 1.0), ("0.2", 1.0), ("+Inf", 1.0)]),
             &latency,
         );
-        assert_eq!(latency.current_window("/orders/{id}").unwrap().0, 45.0);
+        let (count, _) = latency.current_window("/orders/{id}").unwrap();
+        assert!((count - 45.0).abs() < 1e-9, "{count}");
     }
 }
