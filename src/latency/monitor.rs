@@ -510,6 +510,12 @@ impl LatencyMonitor {
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     }
                     let version = version();
+                    // The services are known from their first requests; those of the first
+                    // window are all asked for at once (the query time stays our start).
+                    while monitor.service_names().is_empty() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    tokio::time::sleep(monitor.settings.interval.min(prometheus.timeout)).await;
                     let services = monitor.service_names();
                     let loaded = super::baseline::prometheus::load(
                         &prometheus,

@@ -18,6 +18,7 @@ mod helm;
 mod inject;
 mod kubernetes_readme;
 mod latency;
+mod latency_baseline;
 mod layering;
 mod loki;
 mod metrics;
