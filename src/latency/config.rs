@@ -76,7 +76,7 @@ pub struct PrometheusBaselineSpec {
     #[serde(default)]
     pub selector: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<crate::sink::delivery::config::HttpAuth>,
+    pub auth: Option<crate::settings::http_auth::HttpAuth>,
     /// Mimir's tenant (`X-Scope-OrgID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
@@ -173,7 +173,7 @@ pub struct PrometheusBaselineSettings {
     pub query_url: String,
     /// Matchers without braces, each followed by a comma (or empty).
     pub selector: String,
-    pub auth: Option<crate::sink::delivery::config::HttpAuth>,
+    pub auth: Option<crate::settings::http_auth::HttpAuth>,
     pub tenant: Option<String>,
     pub timeout: Duration,
     pub lookback: Duration,
@@ -278,7 +278,7 @@ fn validate_prometheus_baseline(
     spec: &PrometheusBaselineSpec,
     problem: &mut impl FnMut(&str, &str),
 ) -> PrometheusBaselineSettings {
-    use crate::sink::delivery::config::HttpAuth;
+    use crate::settings::http_auth::HttpAuth;
     let at = |field: &str| format!("baseline.prometheus.{field}");
     if !reqwest::Url::parse(&spec.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
         problem(&at("url"), "must be an http:// or https:// URL");

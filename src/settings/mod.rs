@@ -7,6 +7,7 @@
 pub mod bytesize;
 pub mod diagnostics;
 pub mod duration;
+pub mod http_auth;
 pub mod secret;
 
 use serde::{Deserialize, Serialize};

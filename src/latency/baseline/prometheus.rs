@@ -15,7 +15,7 @@ use super::{Imported, ImportedRoute};
 use crate::latency::buckets;
 use crate::latency::config::PrometheusBaselineSettings;
 use crate::latency::monitor::MAX_ROUTES_PER_SERVICE;
-use crate::sink::delivery::config::HttpAuth;
+use crate::settings::http_auth::HttpAuth;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 use crate::settings::bytesize::ByteSize;
 use crate::settings::diagnostics::Diagnostic;
 use crate::settings::duration::HumanDuration;
+pub use crate::settings::http_auth::HttpAuth;
 use crate::settings::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,24 +41,6 @@ pub fn default_unhealthy_after() -> HumanDuration {
     HumanDuration::from_secs(60)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum HttpAuth {
-    Basic {
-        username: String,
-        #[serde(default)]
-        password: Option<Secret>,
-        /// Read at each request when it changed (a rotated Kubernetes secret).
-        #[serde(default)]
-        password_file: Option<String>,
-    },
-    Bearer {
-        #[serde(default)]
-        token: Option<Secret>,
-        #[serde(default)]
-        token_file: Option<String>,
-    },
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
