@@ -16,6 +16,7 @@
 //! halved for as long. `docs/latency-detection.md` says why, with the harness's figures.
 
 use super::buckets::requantize;
+use super::seasonal::{BaselineClock, DailyShape};
 use super::sketch::{LatencySketch, SketchParts};
 use super::stats::{bernoulli_llr, hodges_lehmann_ratio, rank_compare};
 use serde::{Deserialize, Serialize};
@@ -367,6 +368,10 @@ pub struct SignalDetector {
     resolution: Option<Arc<[f64]>>,
     /// Where the baseline came from before this process learned its own.
     seeded: bool,
+    /// End times of `pending`, and where in the day the baseline's weight lies.
+    pending_ends: VecDeque<f64>,
+    clock: BaselineClock,
+    shape: DailyShape,
 }
 
 /// What a restart needs to go on where it stopped: the baseline and what it learned about
@@ -379,6 +384,9 @@ pub struct DetectorSnapshot {
     pub dispersion: Vec<(f64, f64)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Vec<f64>>,
+    /// The previous days' levels by time of day (see `seasonal`), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<Vec<Option<f32>>>,
 }
 
 impl SignalDetector {
@@ -397,6 +405,9 @@ impl SignalDetector {
             frozen_for: 0,
             resolution: None,
             seeded: false,
+            pending_ends: VecDeque::with_capacity(settings.baseline_delay + 1),
+            clock: BaselineClock::default(),
+            shape: DailyShape::default(),
         }
     }
 
@@ -425,6 +436,7 @@ impl SignalDetector {
             .map(|w| requantize(w, &bounds))
             .collect();
         self.baseline = baseline;
+        self.clock.clear();
         self.resolution = Some(bounds);
         self.windows = settings.warmup_windows;
         self.seeded = true;
@@ -445,6 +457,7 @@ impl SignalDetector {
                 .map(|m| (m.quantile, m.dispersion))
                 .collect(),
             resolution: self.resolution.as_deref().map(<[f64]>::to_vec),
+            days: self.shape.days(),
         }
     }
 
@@ -476,6 +489,7 @@ impl SignalDetector {
             }
         }
         detector.baseline = baseline;
+        detector.shape = DailyShape::with_days(&snapshot.days);
         detector.resolution = resolution;
         detector.windows = settings.warmup_windows;
         detector.seeded = true;
@@ -502,7 +516,8 @@ impl SignalDetector {
             Some(_) => {
                 self.version = Some(version.to_owned());
                 while let Some(window) = self.pending.pop_front() {
-                    self.absorb(window, settings);
+                    let end = self.pending_ends.pop_front().unwrap_or(f64::NAN);
+                    self.absorb(window, end, settings);
                 }
                 self.deploy_left = settings.deploy_windows;
                 true
@@ -526,7 +541,9 @@ impl SignalDetector {
         };
         let warmed = self.windows > settings.warmup_windows
             && self.baseline.count() >= settings.warmup_observations;
+        let (median, requests) = (window.quantile(0.5), window.count());
         self.pending.push_back(window);
+        self.pending_ends.push_back(end);
         let mut transitions = Vec::new();
         if warmed {
             let recent_windows: Vec<&LatencySketch> = self
@@ -543,12 +560,21 @@ impl SignalDetector {
             } else {
                 "trailing"
             };
+            // The baseline moved to this time of day (the daily cycle is not a regression).
+            let shift = self.shape.expected_shift(end, &self.clock);
+            let shifted;
+            let baseline = if shift == 0.0 {
+                &self.baseline
+            } else {
+                shifted = self.baseline.shifted(shift);
+                &shifted
+            };
             for monitor in &mut self.monitors {
                 transitions.extend(monitor.update(
                     window,
                     &recent,
                     &recent_windows,
-                    &self.baseline,
+                    baseline,
                     end,
                     routes,
                     compared_with,
@@ -561,8 +587,11 @@ impl SignalDetector {
         }
         let suspicious = warmed && self.monitors.iter().any(|m| m.suspicious(settings, routes));
         let any_active = self.monitors.iter().any(|m| m.active.is_some());
+        self.shape
+            .observe(end, median, requests, suspicious || any_active);
         while self.pending.len() > settings.baseline_delay {
             let oldest = self.pending.pop_front().expect("non-empty");
+            let oldest_end = self.pending_ends.pop_front().unwrap_or(f64::NAN);
             if self.deploy_left > 0 {
                 continue;
             }
@@ -570,7 +599,7 @@ impl SignalDetector {
                 self.frozen_for += 1;
                 continue;
             }
-            self.absorb(oldest, settings);
+            self.absorb(oldest, oldest_end, settings);
         }
         if !suspicious {
             self.frozen_for = 0;
@@ -579,9 +608,11 @@ impl SignalDetector {
         transitions
     }
 
-    fn absorb(&mut self, window: LatencySketch, settings: &DetectorSettings) {
-        self.baseline
-            .scale(0.5f64.powf(1.0 / settings.baseline_half_life.max(1.0)));
+    fn absorb(&mut self, window: LatencySketch, end: f64, settings: &DetectorSettings) {
+        let decay = 0.5f64.powf(1.0 / settings.baseline_half_life.max(1.0));
+        self.baseline.scale(decay);
+        self.clock.scale(decay);
+        self.clock.absorb(end, window.count());
         self.baseline.merge(&window);
     }
 
@@ -606,10 +637,13 @@ impl SignalDetector {
             monitor.cusum = 0.0;
         }
         self.baseline.clear();
-        for window in &self.pending {
+        self.clock.clear();
+        for (window, end) in self.pending.iter().zip(&self.pending_ends) {
             self.baseline.merge(window);
+            self.clock.absorb(*end, window.count());
         }
         self.pending.clear();
+        self.pending_ends.clear();
         Some(transitions)
     }
 
@@ -630,6 +664,7 @@ impl SignalDetector {
 
     pub fn heap_bytes(&self) -> usize {
         self.baseline.heap_bytes()
+            + self.shape.heap_bytes()
             + self
                 .pending
                 .iter()

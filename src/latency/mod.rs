@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod offline;
 pub mod probe;
 pub mod quantile_series;
+pub mod seasonal;
 pub mod sketch;
 pub mod stats;
 

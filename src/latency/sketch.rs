@@ -101,6 +101,22 @@ impl LatencySketch {
         self.sum *= factor;
     }
 
+    /// The same distribution with every value multiplied by e^`log_factor` (rounded to whole
+    /// bins, so within the sketch's relative accuracy).
+    pub fn shifted(&self, log_factor: f64) -> LatencySketch {
+        let bins = (log_factor / gamma().ln()).round();
+        if !bins.is_finite() || bins == 0.0 {
+            return self.clone();
+        }
+        let bins = bins.clamp(-2000.0, 2000.0) as i32;
+        LatencySketch {
+            offset: self.offset + bins,
+            bins: self.bins.clone(),
+            count: self.count,
+            sum: self.sum * (f64::from(bins) * gamma().ln()).exp(),
+        }
+    }
+
     pub fn clear(&mut self) {
         self.bins.clear();
         self.count = 0.0;

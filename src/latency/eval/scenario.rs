@@ -15,6 +15,19 @@ pub struct Injected {
     pub tail_only: bool,
     /// The slowdown grows linearly over this many windows (0 = a step).
     pub ramp_windows: u32,
+    /// The slowdown lasts this many windows (an incident); 0 = it stays.
+    pub duration_windows: u32,
+}
+
+impl Injected {
+    pub fn is_incident(&self) -> bool {
+        self.duration_windows > 0
+    }
+
+    fn covers(&self, window: u32) -> bool {
+        window >= self.start_window
+            && (self.duration_windows == 0 || window < self.start_window + self.duration_windows)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +40,10 @@ pub enum Traffic {
     BurstyHeavyTail,
     /// Traffic falls to 5 % for an hour every six hours.
     Dips,
+    /// A daily cycle driven by traffic: from 06:00 to 22:00 the load rises up to 1.7× and
+    /// the latency up to 2–3× (the scenario's peak), at 14:00 give or take 20 min from day to
+    /// day, the peak ±10 % from day to day and 0.6 of it on weekends (days 5 and 6).
+    DailyCycle,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +82,11 @@ impl Scenario {
                     rate *= 0.05;
                 }
             }
+            Traffic::DailyCycle => {
+                let (load, slowdown) = self.daily_cycle(window);
+                rate *= load;
+                scale *= slowdown;
+            }
         }
         // Bursts are a property of the minute, the same for every route.
         let burst = self.traffic == Traffic::BurstyHeavyTail && {
@@ -74,7 +96,7 @@ impl Scenario {
         let count = poisson(rng, rate * WINDOW_SECONDS);
         let regression = self
             .injected
-            .filter(|i| i.route == route && window >= i.start_window)
+            .filter(|i| i.route == route && i.covers(window))
             .map(|i| {
                 let progress = if i.ramp_windows == 0 {
                     1.0
@@ -106,6 +128,27 @@ impl Scenario {
                 latency
             })
             .collect()
+    }
+}
+
+impl Scenario {
+    /// The daily cycle's load and latency factors at `window` (minutes from midnight of
+    /// day 0).
+    pub fn daily_cycle(&self, window: u32) -> (f64, f64) {
+        let day = window / 1440;
+        let mut scenario_rng = fastrand::Rng::with_seed(self.seed ^ 0xDA11);
+        let peak = 2.0 + scenario_rng.f64();
+        let mut day_rng = fastrand::Rng::with_seed(self.seed ^ 0xDA7 ^ (u64::from(day) << 20));
+        let jitter_minutes = 40.0 * (day_rng.f64() - 0.5);
+        let weekend = if day % 7 >= 5 { 0.6 } else { 1.0 };
+        let day_peak = (peak - 1.0) * weekend * (1.0 + 0.2 * (day_rng.f64() - 0.5));
+        let hour = (f64::from(window % 1440) - jitter_minutes) / 60.0;
+        let bump = if (6.0..22.0).contains(&hour) {
+            0.5 - 0.5 * ((hour - 6.0) / 16.0 * std::f64::consts::TAU).cos()
+        } else {
+            0.0
+        };
+        (0.3 + 1.4 * bump * weekend, 1.0 + day_peak * bump)
     }
 }
 

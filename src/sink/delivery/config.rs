@@ -41,7 +41,6 @@ pub fn default_unhealthy_after() -> HumanDuration {
     HumanDuration::from_secs(60)
 }
 
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
