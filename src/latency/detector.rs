@@ -416,6 +416,23 @@ impl SignalDetector {
         !self.seeded && self.windows <= settings.warmup_windows
     }
 
+    /// With a seeded baseline: where in the day it was summed (`covering`, unix seconds), and
+    /// the previous days' shape when this detector has none of its own.
+    pub fn seed_shape(&mut self, days: &[Vec<Option<f32>>], covering: (f64, f64)) {
+        if self.seeded && self.clock.is_empty() {
+            const PIECES: u32 = 60;
+            let (from, to) = covering;
+            let weight = self.baseline.count() / f64::from(PIECES);
+            for piece in 0..PIECES {
+                let end = from + (to - from) * f64::from(piece + 1) / f64::from(PIECES);
+                self.clock.absorb(end, weight);
+            }
+        }
+        if !days.is_empty() && self.shape.days().is_empty() {
+            self.shape = DailyShape::with_days(days);
+        }
+    }
+
     /// Starts from a baseline made elsewhere (a histogram's buckets, at `bounds`), skipping
     /// the warm-up. With `deployed_version`, that baseline is the previous version's: the
     /// windows are compared with it, and kept out of it, for `deploy_windows`. Refused (false)

@@ -306,6 +306,7 @@ impl LatencyMonitor {
             {
                 Some(detector) => {
                     detector.seed(loaded.sketch, loaded.bounds, deployed.as_deref(), settings);
+                    detector.seed_shape(&loaded.days, loaded.covering);
                 }
                 None => {
                     waiting.insert((service, route), loaded);
@@ -401,6 +402,7 @@ impl LatencyMonitor {
                             deployed_version.as_deref(),
                             settings,
                         );
+                        detector.seed_shape(&loaded.days, loaded.covering);
                     }
                     detectors.insert(route.clone(), detector);
                 }

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 
 pub const SLOTS: usize = 48;
-const SLOT_SECONDS: f64 = 86_400.0 / SLOTS as f64;
+pub const SLOT_SECONDS: f64 = 86_400.0 / SLOTS as f64;
 const DAY_SECONDS: f64 = 86_400.0;
 const DAYS_KEPT: usize = 7;
 /// A window's median counts towards the shape when it has this many requests.
@@ -83,6 +83,11 @@ impl Default for DailyShape {
     }
 }
 
+/// The UTC day (since the epoch) of an instant.
+pub fn day_of(at: f64) -> i64 {
+    (at / DAY_SECONDS).floor() as i64
+}
+
 fn day_and_slot(end: f64) -> (i64, usize) {
     // The window ending at `end` lies just before it.
     let at = end - 1e-6;
@@ -120,6 +125,10 @@ impl BaselineClock {
 
     pub fn clear(&mut self) {
         *self = Self::default();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.weight <= 0.0
     }
 
     fn mean_time(&self) -> Option<f64> {
@@ -259,6 +268,28 @@ impl DailyShape {
         self.days
             .iter()
             .map(|d| d.iter().map(|l| l.is_finite().then_some(*l)).collect())
+            .collect()
+    }
+
+    /// Previous days (before `today`), newest first, from (slot end, median) points such as
+    /// a Prometheus range query gives: the same form as [`DailyShape::days`].
+    pub fn days_from_points(points: &[(f64, f64)], today: i64) -> Vec<Vec<Option<f32>>> {
+        let mut days: std::collections::BTreeMap<i64, Box<DayLevels>> = Default::default();
+        for &(end, median) in points {
+            if !(median > 0.0 && median.is_finite() && end.is_finite()) {
+                continue;
+            }
+            let (day, slot) = day_and_slot(end);
+            if day < today && day >= today - DAYS_KEPT as i64 {
+                days.entry(day).or_insert_with(unknown_day)[slot] = median.ln() as f32;
+            }
+        }
+        days.into_values()
+            .rev()
+            .map(|mut day| {
+                bridge_gaps(&mut day, &unknown_day());
+                day.iter().map(|l| l.is_finite().then_some(*l)).collect()
+            })
             .collect()
     }
 

@@ -16,6 +16,11 @@ pub struct ImportedRoute {
     pub sketch: LatencySketch,
     /// The histogram's finite bucket bounds.
     pub bounds: Arc<[f64]>,
+    /// The previous days' median levels by time of day (see `seasonal`), newest first;
+    /// empty when Prometheus had no history of them.
+    pub days: Vec<Vec<Option<f32>>>,
+    /// The span (unix seconds) the distribution was summed over.
+    pub covering: (f64, f64),
 }
 
 /// What a load from Prometheus found.

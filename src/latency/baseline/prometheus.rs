@@ -9,7 +9,11 @@
 //! 2. if there are any, the buckets' increase over the lookback on the instances that ran
 //!    those versions: the previous version's distribution, per service and route;
 //! 3. otherwise, the buckets' increase whatever the version (a restart of the same version):
-//!    a warm start, compared as a trailing baseline.
+//!    a warm start, compared as a trailing baseline;
+//! 4. then one range query for the daily shape: the median per route every 30 minutes over
+//!    the previous 7 days (at most 336 points per route), so that a new pod knows its
+//!    service's daily rise from its first minute. Without it (an error, no history) the
+//!    detectors learn the shape themselves.
 
 use super::{Imported, ImportedRoute};
 use crate::latency::buckets;
@@ -44,8 +48,14 @@ struct Data {
 #[derive(Deserialize)]
 struct Sample {
     metric: BTreeMap<String, String>,
-    value: (f64, String),
+    #[serde(default)]
+    value: Option<(f64, String)>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
 }
+
+/// The daily shape's query: over this many days, one point per slot.
+const SHAPE_DAYS: f64 = 7.0;
 
 /// A PromQL string literal.
 fn quote(text: &str) -> String {
@@ -63,6 +73,7 @@ pub struct Queries {
     pub versions: Option<String>,
     pub previous_version: Option<String>,
     pub any_version: String,
+    pub daily_shape: String,
 }
 
 pub fn queries(
@@ -89,6 +100,10 @@ pub fn queries(
             )
         }),
         any_version: format!("sum by (service, route, le) ({increase})"),
+        daily_shape: format!(
+            "histogram_quantile(0.5, sum by (service, route, le) (rate({HISTOGRAM}{{{selector}}}[{}s])))",
+            crate::latency::seasonal::SLOT_SECONDS as u64
+        ),
     }
 }
 
@@ -109,7 +124,19 @@ pub async fn load(
     let query = |promql: String| {
         let http = http.clone();
         let token = token.clone();
-        async move { instant_query(&http, settings, token.as_deref(), &promql, at).await }
+        async move {
+            let time = format!("{at:.3}");
+            let params = [("query", promql.as_str()), ("time", time.as_str())];
+            get(
+                &http,
+                settings,
+                token.as_deref(),
+                &settings.query_url,
+                &params,
+                "vector",
+            )
+            .await
+        }
     };
     let queries = queries(settings, services, version);
     if let (Some(versions), Some(previous)) = (queries.versions, queries.previous_version) {
@@ -120,25 +147,105 @@ pub async fn load(
             .collect();
         seen.sort();
         if !seen.is_empty() {
-            let routes = routes_of(query(previous).await?);
+            let routes = routes_of(query(previous).await?, settings, at);
             if !routes.is_empty() {
-                return Ok(Imported {
+                let mut imported = Imported {
                     routes,
                     previous_versions: seen,
-                });
+                };
+                add_daily_shape(
+                    &mut imported,
+                    &http,
+                    settings,
+                    token.as_deref(),
+                    &queries.daily_shape,
+                    at,
+                )
+                .await;
+                return Ok(imported);
             }
         }
     }
-    let routes = routes_of(query(queries.any_version).await?);
+    let routes = routes_of(query(queries.any_version).await?, settings, at);
     if routes.is_empty() {
         return Err(format!(
             "Prometheus has no {HISTOGRAM} for these services over the lookback"
         ));
     }
-    Ok(Imported {
+    let mut imported = Imported {
         routes,
         previous_versions: Vec::new(),
-    })
+    };
+    add_daily_shape(
+        &mut imported,
+        &http,
+        settings,
+        token.as_deref(),
+        &queries.daily_shape,
+        at,
+    )
+    .await;
+    Ok(imported)
+}
+
+/// The previous days' shape of each loaded route; a failure only means the detectors learn
+/// it themselves, and is logged.
+async fn add_daily_shape(
+    imported: &mut Imported,
+    http: &reqwest::Client,
+    settings: &PrometheusBaselineSettings,
+    token: Option<&str>,
+    promql: &str,
+    at: f64,
+) {
+    let step = crate::latency::seasonal::SLOT_SECONDS;
+    // Slot ends, so each point is the rate over one half-hour slot.
+    let end = (at / step).floor() * step;
+    let start = end - SHAPE_DAYS * 86_400.0;
+    let url = range_url(&settings.query_url);
+    let (start, end, step) = (
+        format!("{start:.0}"),
+        format!("{end:.0}"),
+        format!("{step:.0}"),
+    );
+    let params = [
+        ("query", promql),
+        ("start", start.as_str()),
+        ("end", end.as_str()),
+        ("step", step.as_str()),
+    ];
+    let series = match get(http, settings, token, &url, &params, "matrix").await {
+        Ok(series) => series,
+        Err(error) => {
+            tracing::warn!(%error, "latency baseline: the daily shape could not be loaded from Prometheus; learning it locally");
+            return;
+        }
+    };
+    let today = crate::latency::seasonal::day_of(at);
+    for sample in series {
+        let (Some(service), Some(route)) =
+            (sample.metric.get("service"), sample.metric.get("route"))
+        else {
+            continue;
+        };
+        let Some(loaded) = imported.routes.get_mut(&(service.clone(), route.clone())) else {
+            continue;
+        };
+        let points: Vec<(f64, f64)> = sample
+            .values
+            .iter()
+            .filter_map(|(t, v)| Some((*t, v.parse::<f64>().ok()?)))
+            .collect();
+        loaded.days = crate::latency::seasonal::DailyShape::days_from_points(&points, today);
+    }
+}
+
+/// `…/api/v1/query` → `…/api/v1/query_range`.
+fn range_url(query_url: &str) -> String {
+    match query_url.split_once('?') {
+        Some((path, rest)) => format!("{}_range?{rest}", path.trim_end_matches('/')),
+        None => format!("{}_range", query_url.trim_end_matches('/')),
+    }
 }
 
 fn bearer_token(settings: &PrometheusBaselineSettings) -> Result<Option<String>, String> {
@@ -169,19 +276,16 @@ fn basic_password(
     }
 }
 
-async fn instant_query(
+async fn get(
     http: &reqwest::Client,
     settings: &PrometheusBaselineSettings,
     token: Option<&str>,
-    promql: &str,
-    at: f64,
+    endpoint: &str,
+    params: &[(&str, &str)],
+    result_type: &str,
 ) -> Result<Vec<Sample>, String> {
-    let time = format!("{at:.3}");
-    let url = reqwest::Url::parse_with_params(
-        &settings.query_url,
-        &[("query", promql), ("time", time.as_str())],
-    )
-    .map_err(|e| format!("{}: {e}", settings.query_url))?;
+    let url = reqwest::Url::parse_with_params(endpoint, params)
+        .map_err(|e| format!("{endpoint}: {e}"))?;
     let mut request = http.get(url);
     if let Some(tenant) = &settings.tenant {
         request = request.header("X-Scope-OrgID", tenant);
@@ -204,7 +308,7 @@ async fn instant_query(
     let mut response = request
         .send()
         .await
-        .map_err(|e| format!("{}: {}", settings.query_url, error_text(&e)))?;
+        .map_err(|e| format!("{endpoint}: {}", error_text(&e)))?;
     let status = response.status();
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -217,7 +321,7 @@ async fn instant_query(
         }
         body.extend_from_slice(&chunk);
     }
-    parse_answer(status.as_u16(), &body)
+    parse_answer(status.as_u16(), &body, result_type)
 }
 
 fn error_text(error: &reqwest::Error) -> String {
@@ -231,7 +335,7 @@ fn error_text(error: &reqwest::Error) -> String {
     text
 }
 
-fn parse_answer(status: u16, body: &[u8]) -> Result<Vec<Sample>, String> {
+fn parse_answer(status: u16, body: &[u8], result_type: &str) -> Result<Vec<Sample>, String> {
     let answer: Answer = serde_json::from_slice(body).map_err(|e| {
         let head = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         format!("HTTP {status}, not a Prometheus API answer ({e}): {head}")
@@ -243,14 +347,22 @@ fn parse_answer(status: u16, body: &[u8]) -> Result<Vec<Sample>, String> {
         ));
     }
     let data = answer.data.ok_or("a success without data")?;
-    if data.result_type != "vector" {
-        return Err(format!("expected a vector, got a {}", data.result_type));
+    if data.result_type != result_type {
+        return Err(format!(
+            "expected a {result_type}, got a {}",
+            data.result_type
+        ));
     }
     Ok(data.result)
 }
 
 /// Per service and route, the cumulative buckets as a sketch at the buckets' resolution.
-fn routes_of(samples: Vec<Sample>) -> BTreeMap<(String, String), ImportedRoute> {
+fn routes_of(
+    samples: Vec<Sample>,
+    settings: &PrometheusBaselineSettings,
+    at: f64,
+) -> BTreeMap<(String, String), ImportedRoute> {
+    let covering = (at - settings.lookback.as_secs_f64(), at);
     let mut grouped: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
     for sample in samples {
         let (Some(service), Some(route), Some(le)) = (
@@ -260,7 +372,7 @@ fn routes_of(samples: Vec<Sample>) -> BTreeMap<(String, String), ImportedRoute> 
         ) else {
             continue;
         };
-        let Ok(value) = sample.value.1.parse::<f64>() else {
+        let Some(Ok(value)) = sample.value.as_ref().map(|v| v.1.parse::<f64>()) else {
             continue;
         };
         grouped
@@ -287,7 +399,15 @@ fn routes_of(samples: Vec<Sample>) -> BTreeMap<(String, String), ImportedRoute> 
             .filter(|le| le.is_finite())
             .collect();
         *count += 1;
-        routes.insert((service, route), ImportedRoute { sketch, bounds });
+        routes.insert(
+            (service, route),
+            ImportedRoute {
+                sketch,
+                bounds,
+                days: Vec::new(),
+                covering,
+            },
+        );
     }
     routes
 }
@@ -347,7 +467,11 @@ mod tests {
             {"metric":{"service":"checkout","route":"/health","le":"+Inf"},"value":[1,"0"]},
             {"metric":{"service":"checkout","le":"0.1"},"value":[1,"3"]}
         ]}}"#;
-        let routes = routes_of(parse_answer(200, body).unwrap());
+        let routes = routes_of(
+            parse_answer(200, body, "vector").unwrap(),
+            &settings(),
+            7200.0,
+        );
         assert_eq!(
             routes.len(),
             1,
@@ -358,6 +482,54 @@ mod tests {
         assert_eq!(&*imported.bounds, &[0.05, 0.1]);
         let median = imported.sketch.quantile(0.5).unwrap();
         assert!(median < 0.05 * 1.01, "{median}");
+        assert_eq!(imported.covering, (7200.0 - 1800.0, 7200.0));
+    }
+
+    #[test]
+    fn a_range_answer_becomes_the_previous_days_shape() {
+        assert_eq!(
+            range_url("http://p:9090/api/v1/query"),
+            "http://p:9090/api/v1/query_range"
+        );
+        let daily = queries(&settings(), &["checkout".into()], None).daily_shape;
+        assert!(daily.starts_with("histogram_quantile(0.5, sum by (service, route, le) (rate("));
+        assert!(daily.contains("[1800s]"), "{daily}");
+        // Two days before "today" (day 20 000): a night at 80 ms, an afternoon at 200 ms.
+        let today = 20_000.0 * 86_400.0;
+        let mut values = Vec::new();
+        for slot in 1..=96 {
+            let end = today - 2.0 * 86_400.0 + f64::from(slot) * 1800.0;
+            let hour = (f64::from(slot) * 0.5) % 24.0;
+            let median = if (12.0..18.0).contains(&hour) {
+                0.2
+            } else {
+                0.08
+            };
+            values.push(format!("[{end},\"{median}\"]"));
+        }
+        values.push(format!("[{},\"NaN\"]", today - 600.0));
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[
+            {{"metric":{{"service":"checkout","route":"/orders"}},"values":[{}]}}]}}}}"#,
+            values.join(",")
+        );
+        let series = parse_answer(200, body.as_bytes(), "matrix").unwrap();
+        assert_eq!(series.len(), 1);
+        let points: Vec<(f64, f64)> = series[0]
+            .values
+            .iter()
+            .map(|(t, v)| (*t, v.parse().unwrap()))
+            .collect();
+        let days = crate::latency::seasonal::DailyShape::days_from_points(&points, 20_000);
+        assert_eq!(days.len(), 2, "the two previous days, newest first");
+        let afternoon = days[0][28].unwrap(); // 14:00–14:30
+        let night = days[0][4].unwrap();
+        assert!(
+            (f64::from(afternoon) - 0.2f64.ln()).abs() < 1e-4,
+            "{afternoon}"
+        );
+        assert!((f64::from(night) - 0.08f64.ln()).abs() < 1e-4, "{night}");
+        assert!(parse_answer(200, body.as_bytes(), "vector").is_err());
     }
 
     #[test]
@@ -365,6 +537,7 @@ mod tests {
         let error = parse_answer(
             400,
             br#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#,
+            "vector",
         )
         .err()
         .unwrap();
@@ -372,7 +545,7 @@ mod tests {
             error.contains("400") && error.contains("parse error"),
             "{error}"
         );
-        let error = parse_answer(502, b"<html>Bad Gateway</html>")
+        let error = parse_answer(502, b"<html>Bad Gateway</html>", "vector")
             .err()
             .unwrap();
         assert!(
