@@ -356,8 +356,9 @@ impl Monitor {
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
     baseline: LatencySketch,
-    /// Windows not yet in the baseline, oldest first; the newest form the "recent" sketch.
-    pending: VecDeque<LatencySketch>,
+    /// Windows not yet in the baseline with their end times, oldest first; the newest form
+    /// the "recent" sketch.
+    pending: VecDeque<(LatencySketch, f64)>,
     monitors: Vec<Monitor>,
     windows: u32,
     version: Option<String>,
@@ -368,8 +369,7 @@ pub struct SignalDetector {
     resolution: Option<Arc<[f64]>>,
     /// Where the baseline came from before this process learned its own.
     seeded: bool,
-    /// End times of `pending`, and where in the day the baseline's weight lies.
-    pending_ends: VecDeque<f64>,
+    /// Where in the day the baseline's weight lies.
     clock: BaselineClock,
     shape: DailyShape,
 }
@@ -405,7 +405,6 @@ impl SignalDetector {
             frozen_for: 0,
             resolution: None,
             seeded: false,
-            pending_ends: VecDeque::with_capacity(settings.baseline_delay + 1),
             clock: BaselineClock::default(),
             shape: DailyShape::default(),
         }
@@ -428,7 +427,7 @@ impl SignalDetector {
                 self.clock.absorb(end, weight);
             }
         }
-        if !days.is_empty() && self.shape.days().is_empty() {
+        if !days.is_empty() && !self.shape.knows_days() {
             self.shape = DailyShape::with_days(days);
         }
     }
@@ -450,7 +449,7 @@ impl SignalDetector {
         self.pending = self
             .pending
             .iter()
-            .map(|w| requantize(w, &bounds))
+            .map(|(w, end)| (requantize(w, &bounds), *end))
             .collect();
         self.baseline = baseline;
         self.clock.clear();
@@ -532,8 +531,7 @@ impl SignalDetector {
             }
             Some(_) => {
                 self.version = Some(version.to_owned());
-                while let Some(window) = self.pending.pop_front() {
-                    let end = self.pending_ends.pop_front().unwrap_or(f64::NAN);
+                while let Some((window, end)) = self.pending.pop_front() {
                     self.absorb(window, end, settings);
                 }
                 self.deploy_left = settings.deploy_windows;
@@ -559,8 +557,7 @@ impl SignalDetector {
         let warmed = self.windows > settings.warmup_windows
             && self.baseline.count() >= settings.warmup_observations;
         let (median, requests) = (window.quantile(0.5), window.count());
-        self.pending.push_back(window);
-        self.pending_ends.push_back(end);
+        self.pending.push_back((window, end));
         let mut transitions = Vec::new();
         if warmed {
             let recent_windows: Vec<&LatencySketch> = self
@@ -568,10 +565,11 @@ impl SignalDetector {
                 .iter()
                 .rev()
                 .take(settings.recent_windows)
+                .map(|(w, _)| w)
                 .collect();
             let mut recent = LatencySketch::new();
             recent_windows.iter().for_each(|w| recent.merge(w));
-            let window = self.pending.back().expect("just pushed");
+            let window = &self.pending.back().expect("just pushed").0;
             let compared_with = if self.deploy_left > 0 {
                 "previous_version"
             } else {
@@ -607,8 +605,7 @@ impl SignalDetector {
         self.shape
             .observe(end, median, requests, suspicious || any_active);
         while self.pending.len() > settings.baseline_delay {
-            let oldest = self.pending.pop_front().expect("non-empty");
-            let oldest_end = self.pending_ends.pop_front().unwrap_or(f64::NAN);
+            let (oldest, oldest_end) = self.pending.pop_front().expect("non-empty");
             if self.deploy_left > 0 {
                 continue;
             }
@@ -655,12 +652,11 @@ impl SignalDetector {
         }
         self.baseline.clear();
         self.clock.clear();
-        for (window, end) in self.pending.iter().zip(&self.pending_ends) {
+        for (window, end) in &self.pending {
             self.baseline.merge(window);
             self.clock.absorb(*end, window.count());
         }
         self.pending.clear();
-        self.pending_ends.clear();
         Some(transitions)
     }
 
@@ -685,7 +681,7 @@ impl SignalDetector {
             + self
                 .pending
                 .iter()
-                .map(LatencySketch::heap_bytes)
+                .map(|(w, _)| w.heap_bytes())
                 .sum::<usize>()
     }
 }

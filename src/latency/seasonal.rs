@@ -263,6 +263,11 @@ impl DailyShape {
             + self.recent.capacity() * std::mem::size_of::<(f64, f32)>()
     }
 
+    /// Whether some previous day is known (learned, stored or loaded).
+    pub fn knows_days(&self) -> bool {
+        !self.days.is_empty()
+    }
+
     /// The previous days' levels, newest first (NaN where unknown), for storage.
     pub fn days(&self) -> Vec<Vec<Option<f32>>> {
         self.days

@@ -139,6 +139,7 @@ pub async fn load(
         }
     };
     let queries = queries(settings, services, version);
+    let mut imported = None;
     if let (Some(versions), Some(previous)) = (queries.versions, queries.previous_version) {
         let mut seen: Vec<String> = query(versions)
             .await?
@@ -149,32 +150,27 @@ pub async fn load(
         if !seen.is_empty() {
             let routes = routes_of(query(previous).await?, settings, at);
             if !routes.is_empty() {
-                let mut imported = Imported {
+                imported = Some(Imported {
                     routes,
                     previous_versions: seen,
-                };
-                add_daily_shape(
-                    &mut imported,
-                    &http,
-                    settings,
-                    token.as_deref(),
-                    &queries.daily_shape,
-                    at,
-                )
-                .await;
-                return Ok(imported);
+                });
             }
         }
     }
-    let routes = routes_of(query(queries.any_version).await?, settings, at);
-    if routes.is_empty() {
-        return Err(format!(
-            "Prometheus has no {HISTOGRAM} for these services over the lookback"
-        ));
-    }
-    let mut imported = Imported {
-        routes,
-        previous_versions: Vec::new(),
+    let mut imported = match imported {
+        Some(imported) => imported,
+        None => {
+            let routes = routes_of(query(queries.any_version).await?, settings, at);
+            if routes.is_empty() {
+                return Err(format!(
+                    "Prometheus has no {HISTOGRAM} for these services over the lookback"
+                ));
+            }
+            Imported {
+                routes,
+                previous_versions: Vec::new(),
+            }
+        }
     };
     add_daily_shape(
         &mut imported,

@@ -111,14 +111,7 @@ pub fn suite(seed: u64, scale: Scale) -> Vec<Scenario> {
                         rate,
                         1,
                         start + 120,
-                        Some(Injected {
-                            route: 0,
-                            start_window: start,
-                            magnitude,
-                            tail_only,
-                            ramp_windows: 0,
-                            duration_windows: 0,
-                        }),
+                        Some(Injected::step(start, magnitude, tail_only)),
                         None,
                     );
                 }
@@ -154,14 +147,7 @@ pub fn suite(seed: u64, scale: Scale) -> Vec<Scenario> {
                 rate,
                 1,
                 step_start + 120,
-                Some(Injected {
-                    route: 0,
-                    start_window: step_start,
-                    magnitude: 0.3,
-                    tail_only: false,
-                    ramp_windows: 0,
-                    duration_windows: 0,
-                }),
+                Some(Injected::step(step_start, 0.3, false)),
                 Some(step_start),
             );
         }
@@ -184,14 +170,7 @@ pub fn suite(seed: u64, scale: Scale) -> Vec<Scenario> {
                         rate,
                         1,
                         start + 120,
-                        Some(Injected {
-                            route: 0,
-                            start_window: start,
-                            magnitude,
-                            tail_only,
-                            ramp_windows: 0,
-                            duration_windows: 0,
-                        }),
+                        Some(Injected::step(start, magnitude, tail_only)),
                         None,
                     );
                 }

@@ -20,6 +20,18 @@ pub struct Injected {
 }
 
 impl Injected {
+    /// A lasting step on route 0 from `start_window`.
+    pub fn step(start_window: u32, magnitude: f64, tail_only: bool) -> Self {
+        Self {
+            route: 0,
+            start_window,
+            magnitude,
+            tail_only,
+            ramp_windows: 0,
+            duration_windows: 0,
+        }
+    }
+
     pub fn is_incident(&self) -> bool {
         self.duration_windows > 0
     }
