@@ -387,6 +387,9 @@ pub struct DetectorSnapshot {
     /// The previous days' levels by time of day (see `seasonal`), newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<Vec<Option<f32>>>,
+    /// Where in the day the baseline was summed; absent in snapshots older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<BaselineClock>,
 }
 
 impl SignalDetector {
@@ -474,6 +477,7 @@ impl SignalDetector {
                 .collect(),
             resolution: self.resolution.as_deref().map(<[f64]>::to_vec),
             days: self.shape.days(),
+            clock: (!self.clock.is_empty()).then(|| self.clock.clone()),
         }
     }
 
@@ -506,6 +510,9 @@ impl SignalDetector {
         }
         detector.baseline = baseline;
         detector.shape = DailyShape::with_days(&snapshot.days);
+        if let Some(clock) = snapshot.clock.filter(BaselineClock::is_valid) {
+            detector.clock = clock;
+        }
         detector.resolution = resolution;
         detector.windows = settings.warmup_windows;
         detector.seeded = true;

@@ -97,7 +97,8 @@ fn day_and_slot(end: f64) -> (i64, usize) {
 }
 
 /// Where the baseline's weight lies in the day and in time; decays with the baseline.
-#[derive(Debug, Clone, Default)]
+/// Persisted with the baseline, so a restored baseline is shifted from its first window.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BaselineClock {
     slots: Vec<f64>,
     weighted_time: f64,
@@ -129,6 +130,17 @@ impl BaselineClock {
 
     pub fn is_empty(&self) -> bool {
         self.weight <= 0.0
+    }
+
+    /// A stored clock that is whole: its slots, weights and time make sense together.
+    pub fn is_valid(&self) -> bool {
+        let slots_ok = (self.slots.is_empty() || self.slots.len() == SLOTS)
+            && self.slots.iter().all(|w| w.is_finite() && *w >= 0.0);
+        slots_ok
+            && self.weight.is_finite()
+            && self.weight >= 0.0
+            && self.weighted_time.is_finite()
+            && (self.weight > 0.0) != self.slots.is_empty()
     }
 
     fn mean_time(&self) -> Option<f64> {

@@ -199,6 +199,7 @@ mod tests {
         // JSON keeps a float to the last bit or one ulp off.
         assert!((back.baseline.count / saved.baseline.count - 1.0).abs() < 1e-12);
         assert_eq!(back.baseline.bins.len(), saved.baseline.bins.len());
+        assert!(back.clock.as_ref().is_some_and(|c| !c.is_empty()));
 
         let wrong_interval = store.load(1060.0, 10.0).unwrap_err();
         assert!(wrong_interval.contains("60 s windows"), "{wrong_interval}");
@@ -230,5 +231,21 @@ mod tests {
         let settings = DetectorSettings::default();
         assert!(SignalDetector::restore(route.detector, None, &settings).is_none());
         assert!(SignalDetector::restore(stored().detector, None, &settings).is_some());
+    }
+
+    #[test]
+    fn a_restored_baseline_knows_where_in_the_day_it_was_summed() {
+        let settings = DetectorSettings::default();
+        let saved = stored().detector;
+        let restored = SignalDetector::restore(saved.clone(), None, &settings).unwrap();
+        assert_eq!(restored.snapshot().clock, saved.clock);
+        assert!(saved.clock.is_some());
+        // A clock that does not add up is dropped, the baseline kept.
+        let mut damaged = saved;
+        damaged.clock = Some(
+            serde_json::from_str(r#"{"slots":[1.0],"weighted_time":5.0,"weight":1.0}"#).unwrap(),
+        );
+        let restored = SignalDetector::restore(damaged, None, &settings).unwrap();
+        assert_eq!(restored.snapshot().clock, None);
     }
 }
