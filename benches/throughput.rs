@@ -1,0 +1,213 @@
+//! End-to-end throughput (not a timed test): the whole `vigia run` binary, a `file` source and
+//! the `loki` sink with its defaults (disk buffer, every built-in redaction rule), pushing to a
+//! local sink that answers 204 to everything — the setup of step 14's comparison with Fluent
+//! Bit. A run ends when vigia's own counters show every byte read and every event read
+//! delivered; CPU time and peak RSS come from `/proc`.
+//!
+//! `cargo bench --bench throughput` (or `bench/throughput.sh`). Options:
+//! - `CORPUS=json,access,mixed` (default all three), `LINES` (default 1,000,000), `RUNS` (3);
+//! - `FILES=n` spreads the lines over n files; `CPUS=0` or `CPUS=0,1` pins vigia (`taskset`);
+//! - `BUFFER=memory` uses the memory buffer (`when_full: block`) instead of the default.
+//!
+//! Figures in docs/benchmarks.md.
+
+#[path = "support/ack_sink.rs"]
+mod ack_sink;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/real_corpus.rs"]
+mod real_corpus;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Run {
+    lines_per_second: f64,
+    lines_per_cpu_second: f64,
+    peak_rss_mib: f64,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let lines: usize = env("LINES", "1000000").parse().unwrap();
+    let runs: usize = env("RUNS", "3").parse().unwrap();
+    let files: usize = env("FILES", "1").parse::<usize>().unwrap().max(1);
+    let cpus = std::env::var("CPUS").ok();
+    let memory_buffer = env("BUFFER", "") == "memory";
+    for corpus in env("CORPUS", "json,access,mixed").split(',') {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = write_corpus(corpus, lines, files, dir.path());
+        let mut results = Vec::new();
+        for run in 0..runs {
+            let result = run_once(dir.path(), bytes, cpus.as_deref(), memory_buffer, run);
+            println!(
+                "  {corpus} run {}: {:.0} lines/s, {:.0} lines per CPU-second, peak RSS {:.1} MiB",
+                run + 1,
+                result.lines_per_second,
+                result.lines_per_cpu_second,
+                result.peak_rss_mib
+            );
+            results.push(result);
+        }
+        let spread = |f: fn(&Run) -> f64| {
+            let mut v: Vec<f64> = results.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0], v[v.len() - 1])
+        };
+        let (wall, wall_lo, wall_hi) = spread(|r| r.lines_per_second);
+        let (cpu, cpu_lo, cpu_hi) = spread(|r| r.lines_per_cpu_second);
+        let (rss, rss_lo, rss_hi) = spread(|r| r.peak_rss_mib);
+        println!(
+            "throughput {corpus}: {lines} lines ({:.0} B/line) in {files} file(s), cpus {}, buffer {}\n\
+             | lines/s (wall) median [min–max] | lines per CPU-second | peak RSS (MiB) |\n\
+             | {wall:.0} [{wall_lo:.0}–{wall_hi:.0}] | {cpu:.0} [{cpu_lo:.0}–{cpu_hi:.0}] | {rss:.1} [{rss_lo:.1}–{rss_hi:.1}] |",
+            bytes as f64 / lines as f64,
+            cpus.as_deref().unwrap_or("all"),
+            if memory_buffer {
+                "memory"
+            } else {
+                "default (disk)"
+            },
+        );
+    }
+}
+
+/// Writes `lines` lines of `corpus` round-robin into `files` files; returns their bytes.
+fn write_corpus(corpus: &str, lines: usize, files: usize, dir: &Path) -> u64 {
+    let mut rng = fastrand::Rng::with_seed(14);
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let iso = yesterday.format("%Y-%m-%d").to_string();
+    let clf = yesterday.format("%d/%b/%Y").to_string();
+    let mixed = if corpus == "mixed" {
+        real_corpus::mixed_lines()
+    } else {
+        Vec::new()
+    };
+    let mut writers: Vec<_> = (0..files)
+        .map(|f| std::io::BufWriter::new(std::fs::File::create(log_path(dir, f)).unwrap()))
+        .collect();
+    let mut bytes = 0;
+    for i in 0..lines {
+        let mut line = match corpus {
+            "json" => real_corpus::json_line(&mut rng, &iso, i),
+            "access" => real_corpus::access_line(&mut rng, &clf, i),
+            "mixed" => mixed[i % mixed.len()].clone(),
+            other => panic!("unknown corpus {other} (json, access, mixed)"),
+        };
+        line.push('\n');
+        bytes += line.len() as u64;
+        writers[i % files].write_all(line.as_bytes()).unwrap();
+    }
+    writers.iter_mut().for_each(|w| w.flush().unwrap());
+    bytes
+}
+
+fn log_path(dir: &Path, file: usize) -> PathBuf {
+    dir.join(format!("app-{file:02}.log"))
+}
+
+fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run: usize) -> Run {
+    let sink = ack_sink::AckSink::start();
+    let data = dir.join(format!("data-{run}"));
+    let config = dir.join("vigia.yaml");
+    let buffer = if memory_buffer {
+        "    buffer:\n      when_full: block\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {data}\nsources:\n  app:\n    type: file\n    include: [\"{glob}\"]\n    read_from: beginning\nsinks:\n  loki:\n    type: loki\n    endpoint: {url}\n{buffer}",
+            data = data.display(),
+            glob = dir.join("app-*.log").display(),
+            url = sink.url(),
+        ),
+    )
+    .unwrap();
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let vigia = env!("CARGO_BIN_EXE_vigia");
+    let mut command = match cpus {
+        Some(list) => {
+            let mut taskset = std::process::Command::new("taskset");
+            taskset.args(["-c", list, vigia]);
+            taskset
+        }
+        None => std::process::Command::new(vigia),
+    };
+    let started = Instant::now();
+    let mut child = command
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["--admin-listen", &admin.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut peak_rss_kib = 0;
+    let done = loop {
+        peak_rss_kib = peak_rss_kib.max(process::proc_field(pid, "status", "VmHWM:").unwrap_or(0));
+        if let Some(counters) = scrape(admin) {
+            if counters.bytes_read >= bytes && counters.delivered >= counters.events_read {
+                break true;
+            }
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = process::cpu_seconds(pid);
+    let events = scrape(admin).map_or(0, |c| c.events_read);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    assert!(done, "not every line delivered in 600 s");
+    assert!(sink.requests.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    Run {
+        lines_per_second: events as f64 / elapsed,
+        lines_per_cpu_second: events as f64 / cpu,
+        peak_rss_mib: peak_rss_kib as f64 / 1024.0,
+    }
+}
+
+struct Counters {
+    bytes_read: u64,
+    events_read: u64,
+    delivered: u64,
+}
+
+/// vigia's own counters from its `/metrics`.
+fn scrape(admin: std::net::SocketAddr) -> Option<Counters> {
+    let mut stream = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: vigia\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let sum = |name: &str, filter: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(filter))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    let events_read = sum("vigia_source_events_total{", "");
+    (events_read > 0).then(|| Counters {
+        bytes_read: sum("vigia_source_bytes_total{", ""),
+        events_read,
+        delivered: sum(
+            "vigia_source_acknowledged_events_total{",
+            "status=\"delivered\"",
+        ),
+    })
+}
