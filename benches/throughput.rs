@@ -7,7 +7,9 @@
 //! `cargo bench --bench throughput` (or `bench/throughput.sh`). Options:
 //! - `CORPUS=json,access,mixed` (default all three), `LINES` (default 1,000,000), `RUNS` (3);
 //! - `FILES=n` spreads the lines over n files; `CPUS=0` or `CPUS=0,1` pins vigia (`taskset`);
-//! - `BUFFER=memory` uses the memory buffer (`when_full: block`) instead of the default.
+//! - `BUFFER=memory` uses the memory buffer (`when_full: block`) instead of the default;
+//! - `PERF_DATA=/tmp/perf.data` attaches `perf record -g` to vigia for the run (profile with
+//!   `perf report -i /tmp/perf.data`).
 //!
 //! Figures in docs/benchmarks.md.
 
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 struct Run {
+    system_share: f64,
     lines_per_second: f64,
     lines_per_cpu_second: f64,
     peak_rss_mib: f64,
@@ -45,10 +48,11 @@ fn main() {
         for run in 0..runs {
             let result = run_once(dir.path(), bytes, cpus.as_deref(), memory_buffer, run);
             println!(
-                "  {corpus} run {}: {:.0} lines/s, {:.0} lines per CPU-second, peak RSS {:.1} MiB",
+                "  {corpus} run {}: {:.0} lines/s, {:.0} lines per CPU-second ({:.0} % in the kernel), peak RSS {:.1} MiB",
                 run + 1,
                 result.lines_per_second,
                 result.lines_per_cpu_second,
+                100.0 * result.system_share,
                 result.peak_rss_mib
             );
             results.push(result);
@@ -151,6 +155,23 @@ fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run
         .spawn()
         .unwrap();
     let pid = child.id();
+    let mut perf = std::env::var("PERF_DATA").ok().map(|out| {
+        std::process::Command::new("perf")
+            .args([
+                "record",
+                "-g",
+                "-F",
+                "1999",
+                "-o",
+                &out,
+                "-p",
+                &pid.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    });
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut peak_rss_kib = 0;
     let done = loop {
@@ -166,14 +187,22 @@ fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run
         std::thread::sleep(Duration::from_millis(50));
     };
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = process::cpu_seconds(pid);
+    let (user, system) = process::cpu_split(pid);
+    let cpu = user + system;
     let events = scrape(admin).map_or(0, |c| c.events_read);
+    if let Some(perf) = perf.as_mut() {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
     assert!(done, "not every line delivered in 600 s");
     assert!(sink.requests.load(std::sync::atomic::Ordering::Relaxed) > 0);
     Run {
+        system_share: system / cpu.max(0.01),
         lines_per_second: events as f64 / elapsed,
         lines_per_cpu_second: events as f64 / cpu,
         peak_rss_mib: peak_rss_kib as f64 / 1024.0,
