@@ -450,8 +450,10 @@ impl<'a> Fields<'a> {
             trace.get_or_insert(parent_trace.into());
             span.get_or_insert(parent_span.into());
         }
-        // GCP writes `projects/<p>/traces/<id>`.
+        // GCP writes `projects/<p>/traces/<id>`. (The byte test first: building the
+        // substring searcher for every line's id was 2 % of the agent's CPU.)
         if let Some(id) = trace.as_mut()
+            && id.as_bytes().contains(&b'/')
             && let Some((_, tail)) = id.rsplit_once("/traces/")
         {
             *id = Text::Owned(tail.to_owned());
