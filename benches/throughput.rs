@@ -16,6 +16,7 @@
 #[path = "support/ack_sink.rs"]
 mod ack_sink;
 #[path = "support/process.rs"]
+#[allow(dead_code)]
 mod process;
 #[path = "support/real_corpus.rs"]
 mod real_corpus;
@@ -209,7 +210,16 @@ fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
     assert!(done, "not every line delivered in 600 s");
-    assert!(sink.requests.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    let requests = sink.requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(requests > 0);
+    if run == 0 {
+        let body = sink.bytes.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        println!(
+            "  the sink received {requests} requests, {:.1} MB ({:.0} B a line, compressed)",
+            body / 1e6,
+            body / events.max(1) as f64
+        );
+    }
     Run {
         read_lines_per_second: events as f64 / read_after.unwrap_or(elapsed),
         system_share: system / cpu.max(0.01),
