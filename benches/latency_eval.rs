@@ -1,5 +1,5 @@
 //! The latency-detection evaluation at full scale: `cargo bench --bench latency_eval`.
-//! SCALE=small runs the test suite's size; SEED changes the scenarios.
+//! SCALE=small runs the test suite's size; SEED changes the scenarios; ONLY filters them by name.
 
 use std::time::Instant;
 use vigia::latency::detector::DetectorSettings;
@@ -19,7 +19,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let scenarios = suite(seed, scale);
+    // ONLY=<text> keeps the scenarios whose name contains it (to look at one case).
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let scenarios: Vec<_> = suite(seed, scale)
+        .into_iter()
+        .filter(|s| s.name.contains(&only))
+        .collect();
     let started = Instant::now();
     let report = evaluate(&scenarios, &DetectorSettings::default());
     if std::env::var_os("VERBOSE").is_some() {

@@ -32,9 +32,17 @@ const TREND_Z: f64 = 3.0;
 /// The largest shift applied, in log (×2.7): beyond, it is not a daily cycle we know.
 const MAX_SHIFT: f64 = 1.0;
 /// Days differ (the peak ±10 %, ±20 min): a rise predicted from the previous days is taken
-/// this much larger (a fall this much smaller). Too small a shift raises an alarm every day; too large only hides a
-/// regression smaller than the difference during the rise.
+/// this much larger (a fall this much smaller). Too small a shift raises an alarm every day
+/// (1.0 measured: 3 a day on a second day, whose one previous day may be the quieter);
+/// too large only hides a regression smaller than the difference during the rise.
 const DAY_TO_DAY_MARGIN: f64 = 1.15;
+/// Today's amplitude against a previous day's is measured over this many slots before now
+/// (3 h)…
+const AMPLITUDE_SLOTS: usize = 6;
+/// …when the previous day rose at least this much (log) over them in all…
+const AMPLITUDE_MIN_HEIGHT: f64 = 0.3;
+/// …and is taken within these bounds (a weekend's 0.6 of a weekday's, a day 50 % hotter).
+const AMPLITUDE_RANGE: (f64, f64) = (0.5, 1.5);
 /// A day's unknown slots are bridged over this many in a row at most (2 h).
 const MAX_BRIDGED_SLOTS: usize = 4;
 
@@ -253,14 +261,25 @@ impl DailyShape {
         let mut rises: Vec<f64> = self
             .days
             .iter()
-            .filter_map(|day| day_rise(day, now, clock))
+            .filter_map(|day| {
+                // Scaled by how today's cycle compares, erring towards a slower expected
+                // level as the margin does: a rise is scaled up for a hotter day, never
+                // down; a fall down for a quieter one (a weekend evening), never up.
+                day_rise(day, now, clock).map(|rise| {
+                    let amplitude = self.amplitude_against(day, now);
+                    if rise > 0.0 {
+                        rise * amplitude.max(1.0)
+                    } else {
+                        rise * amplitude.min(1.0)
+                    }
+                })
+            })
             .collect();
         let shift = if rises.is_empty() {
             self.trend * (now - mean_time).max(0.0)
         } else {
             rises.sort_by(|a, b| b.total_cmp(a));
             let rise = rises[1.min(rises.len() - 1)];
-            // Erring towards a slower expected level: a rise taken larger, a fall smaller.
             if rise > 0.0 {
                 rise * DAY_TO_DAY_MARGIN
             } else {
@@ -268,6 +287,51 @@ impl DailyShape {
             }
         };
         shift.clamp(-MAX_SHIFT, MAX_SHIFT)
+    }
+
+    /// How today's cycle compares with a previous day's so far: over today's known slots of
+    /// the last hours, the least-squares ratio of their height above today's lowest slot to
+    /// the previous day's height above its lowest. A weekend at 0.6 of the weekdays' peak
+    /// falls less in the evening than they did; a hotter day rises more. 1 when today has
+    /// not risen enough to tell; within [`AMPLITUDE_RANGE`]. Slots measured while a
+    /// regression was suspected are not in `today`, so a regression does not scale its own
+    /// baseline.
+    fn amplitude_against(&self, day: &DayLevels, now: f64) -> f64 {
+        let Some(today_index) = self.today_index else {
+            return 1.0;
+        };
+        let lowest = |levels: &DayLevels| {
+            levels
+                .iter()
+                .copied()
+                .filter(|l| l.is_finite())
+                .fold(f32::INFINITY, f32::min)
+        };
+        let (today_low, day_low) = (lowest(&self.today), lowest(day));
+        if !(today_low.is_finite() && day_low.is_finite()) {
+            return 1.0;
+        }
+        let now_slot = if day_of(now) == today_index {
+            day_and_slot(now).1
+        } else {
+            SLOTS
+        };
+        let (mut cross, mut square) = (0.0f64, 0.0f64);
+        let first = now_slot.saturating_sub(AMPLITUDE_SLOTS);
+        for (&today, &previous) in self.today[first..now_slot]
+            .iter()
+            .zip(&day[first..now_slot])
+        {
+            if today.is_finite() && previous.is_finite() {
+                let height = f64::from(previous - day_low);
+                cross += f64::from(today - today_low) * height;
+                square += height * height;
+            }
+        }
+        if square < AMPLITUDE_MIN_HEIGHT.powi(2) {
+            return 1.0;
+        }
+        (cross / square).clamp(AMPLITUDE_RANGE.0, AMPLITUDE_RANGE.1)
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -383,19 +447,21 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// One previous day's level at `now`'s time of day minus its level over the baseline's
-/// slots; None when that day does not know them.
-fn day_rise(day: &DayLevels, now: f64, clock: &BaselineClock) -> Option<f64> {
-    let position = (now.rem_euclid(DAY_SECONDS)) / SLOT_SECONDS - 0.5;
+/// A day's level at `at`'s time of day, interpolated between its slots' middles.
+fn level_at(day: &DayLevels, at: f64) -> Option<f64> {
+    let position = (at.rem_euclid(DAY_SECONDS)) / SLOT_SECONDS - 0.5;
     let below = position.floor();
     let fraction = position - below;
     let first = (below as i64).rem_euclid(SLOTS as i64) as usize;
     let second = (first + 1) % SLOTS;
     let (a, b) = (f64::from(day[first]), f64::from(day[second]));
-    if !(a.is_finite() && b.is_finite()) {
-        return None;
-    }
-    let at_now = a + (b - a) * fraction;
+    (a.is_finite() && b.is_finite()).then_some(a + (b - a) * fraction)
+}
+
+/// One previous day's level at `now`'s time of day minus its level over the baseline's
+/// slots; None when that day does not know them.
+fn day_rise(day: &DayLevels, now: f64, clock: &BaselineClock) -> Option<f64> {
+    let at_now = level_at(day, now)?;
     let (mut weighted, mut known, mut unknown) = (0.0, 0.0, 0.0);
     for (slot, weight) in clock.slots.iter().enumerate() {
         let level = f64::from(day[slot]);
@@ -427,10 +493,22 @@ mod tests {
     }
 
     fn feed(shape: &mut DailyShape, clock: &mut BaselineClock, from: f64, to: f64) {
+        feed_scaled(shape, clock, from, to, 1.0);
+    }
+
+    /// As [`feed`], with the day's rise above the night `amplitude` times as high.
+    fn feed_scaled(
+        shape: &mut DailyShape,
+        clock: &mut BaselineClock,
+        from: f64,
+        to: f64,
+        amplitude: f64,
+    ) {
         let mut end = from;
         while end < to {
             end += 60.0;
-            shape.observe(end, Some(daily_level(end)), 100.0, false);
+            let level = 0.1 * (daily_level(end) / 0.1).powf(amplitude);
+            shape.observe(end, Some(level), 100.0, false);
             clock.scale(0.5f64.powf(1.0 / 60.0));
             clock.absorb(end - 600.0, 100.0);
         }
@@ -447,6 +525,27 @@ mod tests {
         assert!(
             expected > 0.5 * behind && expected < 1.5 * behind,
             "{expected} vs {behind}"
+        );
+    }
+
+    #[test]
+    fn a_quieter_day_is_expected_to_fall_less_in_the_evening() {
+        // Three weekdays, then a weekend day at 0.6 of their rise: by 19:00 the baseline
+        // sits near the afternoon's level, and the weekdays fell further since.
+        let (mut shape, mut clock) = (DailyShape::default(), BaselineClock::default());
+        feed(&mut shape, &mut clock, 0.0, 3.0 * DAY_SECONDS);
+        let now = 3.0 * DAY_SECONDS + 19.0 * HOUR;
+        feed_scaled(&mut shape, &mut clock, 3.0 * DAY_SECONDS, now, 0.6);
+        let weekday_fall = shape
+            .days
+            .iter()
+            .filter_map(|day| day_rise(day, now, &clock))
+            .fold(f64::NAN, f64::max);
+        let expected = shape.expected_shift(now, &clock);
+        assert!(weekday_fall < -0.1, "{weekday_fall}");
+        assert!(
+            expected > 0.75 * weekday_fall && expected < 0.45 * weekday_fall,
+            "{expected} vs {weekday_fall}"
         );
     }
 
