@@ -39,7 +39,8 @@ const DAY_TO_DAY_MARGIN: f64 = 1.15;
 /// Today's amplitude against a previous day's is measured over this many slots before now
 /// (3 h)…
 const AMPLITUDE_SLOTS: usize = 6;
-/// …when the previous day rose at least this much (log) over them in all…
+/// …when the previous day's heights over them (log, above its lowest slot) have at least
+/// this root sum of squares…
 const AMPLITUDE_MIN_HEIGHT: f64 = 0.3;
 /// …and is taken within these bounds (a weekend's 0.6 of a weekday's, a day 50 % hotter).
 const AMPLITUDE_RANGE: (f64, f64) = (0.5, 1.5);
@@ -258,6 +259,7 @@ impl DailyShape {
         let Some(mean_time) = clock.mean_time() else {
             return 0.0;
         };
+        let today_low = lowest(&self.today);
         let mut rises: Vec<f64> = self
             .days
             .iter()
@@ -266,7 +268,7 @@ impl DailyShape {
                 // level as the margin does: a rise is scaled up for a hotter day, never
                 // down; a fall down for a quieter one (a weekend evening), never up.
                 day_rise(day, now, clock).map(|rise| {
-                    let amplitude = self.amplitude_against(day, now);
+                    let amplitude = self.amplitude_against(day, today_low, now);
                     if rise > 0.0 {
                         rise * amplitude.max(1.0)
                     } else {
@@ -291,23 +293,17 @@ impl DailyShape {
 
     /// How today's cycle compares with a previous day's so far: over today's known slots of
     /// the last hours, the least-squares ratio of their height above today's lowest slot to
-    /// the previous day's height above its lowest. A weekend at 0.6 of the weekdays' peak
+    /// the previous day's height above its lowest (today's lowest is given: it is the same
+    /// for every previous day). A weekend at 0.6 of the weekdays' peak
     /// falls less in the evening than they did; a hotter day rises more. 1 when today has
     /// not risen enough to tell; within [`AMPLITUDE_RANGE`]. Slots measured while a
     /// regression was suspected are not in `today`, so a regression does not scale its own
     /// baseline.
-    fn amplitude_against(&self, day: &DayLevels, now: f64) -> f64 {
+    fn amplitude_against(&self, day: &DayLevels, today_low: f32, now: f64) -> f64 {
         let Some(today_index) = self.today_index else {
             return 1.0;
         };
-        let lowest = |levels: &DayLevels| {
-            levels
-                .iter()
-                .copied()
-                .filter(|l| l.is_finite())
-                .fold(f32::INFINITY, f32::min)
-        };
-        let (today_low, day_low) = (lowest(&self.today), lowest(day));
+        let day_low = lowest(day);
         if !(today_low.is_finite() && day_low.is_finite()) {
             return 1.0;
         }
@@ -445,6 +441,15 @@ fn span_summary(span: &[(f64, f32)]) -> Option<(f64, f64, f64, f64)> {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// A day's lowest known level (infinite when none is known).
+fn lowest(levels: &DayLevels) -> f32 {
+    levels
+        .iter()
+        .copied()
+        .filter(|l| l.is_finite())
+        .fold(f32::INFINITY, f32::min)
 }
 
 /// A day's level at `at`'s time of day, interpolated between its slots' middles.
