@@ -9,7 +9,7 @@
 //! - `FILES=n` spreads the lines over n files; `CPUS=0` or `CPUS=0,1` pins vigia (`taskset`);
 //! - `BUFFER=memory` uses the memory buffer (`when_full: block`) instead of the default;
 //! - `PERF_DATA=/tmp/perf.data` attaches `perf record -g` to vigia for the run (profile with
-//!   `perf report -i /tmp/perf.data`).
+//!   `perf report -i /tmp/perf.data`); `PERF_CALL_GRAPH=dwarf` unwinds without frame pointers.
 //!
 //! Figures in docs/benchmarks.md.
 
@@ -165,7 +165,8 @@ fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run
         std::process::Command::new("perf")
             .args([
                 "record",
-                "-g",
+                "--call-graph",
+                &std::env::var("PERF_CALL_GRAPH").unwrap_or_else(|_| "fp".into()),
                 "-F",
                 "1999",
                 "-o",

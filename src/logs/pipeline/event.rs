@@ -107,6 +107,15 @@ impl EncodedRecords {
         })
     }
 
+    /// Record `index` and its JSON line, without the `\n`.
+    pub fn get(&self, index: usize) -> Option<(RecordMeta, &[u8])> {
+        let &(meta, end) = self.records.get(index)?;
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| self.records[before].1);
+        Some((meta, &self.lines[start..end.saturating_sub(1).max(start)]))
+    }
+
     /// Each record and its JSON line, without the `\n`.
     pub fn iter(&self) -> impl Iterator<Item = (RecordMeta, &[u8])> {
         self.ranges()

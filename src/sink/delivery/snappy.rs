@@ -43,10 +43,15 @@ impl SnappyBlock {
 
 impl SnappyProtobuf {
     pub fn encode(&mut self, message: &impl prost::Message) -> bytes::Bytes {
+        self.encode_with(|out| {
+            message.encode(out).expect("a Vec has room for any message");
+        })
+    }
+
+    /// The protobuf that `write` appends, compressed.
+    pub fn encode_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> bytes::Bytes {
         self.encoded.clear();
-        message
-            .encode(&mut self.encoded)
-            .expect("a Vec has room for any message");
+        write(&mut self.encoded);
         let body = self.block.compress(&self.encoded);
         if self.encoded.capacity() > 4 * self.encoded.len().max(64 * 1024) {
             self.encoded = Vec::new();

@@ -6,8 +6,9 @@ use super::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, T
 use crate::logs::normalize::RecordMeta;
 use crate::logs::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
 use crate::sink::loki::config::MetadataField;
+use prost::Message;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -26,7 +27,9 @@ struct Part {
 
 #[derive(Default)]
 pub struct PendingBatch {
-    streams: HashMap<Arc<str>, Vec<Entry>>,
+    /// Each stream's selector and entries, and where each selector is in it.
+    streams: Vec<(Arc<str>, Vec<Entry>)>,
+    stream_index: HashMap<Arc<str>, usize>,
     parts: Vec<Part>,
     tokens: Vec<AckToken>,
     /// Buffer space held until the batch is finished with (shared with the other requests a
@@ -56,13 +59,29 @@ impl PendingBatch {
     ) {
         self.positions.extend(position);
         let part = self.parts.len() as u32;
+        // Consecutive records mostly share a selector: it is looked up when it changes.
+        let mut current: Option<(Arc<str>, usize)> = None;
         for ((_, line), (index, entry)) in records.iter().zip(entries.into_iter().enumerate()) {
             let Some((selector, ts)) = entry else {
                 continue;
             };
             self.bytes += line.len();
             self.lines += 1;
-            self.streams.entry(selector).or_default().push(Entry {
+            let stream = match &current {
+                Some((last, stream)) if Arc::ptr_eq(last, &selector) => *stream,
+                _ => {
+                    let stream = *self
+                        .stream_index
+                        .entry(selector.clone())
+                        .or_insert_with(|| {
+                            self.streams.push((selector.clone(), Vec::new()));
+                            self.streams.len() - 1
+                        });
+                    current = Some((selector, stream));
+                    stream
+                }
+            };
+            self.streams[stream].1.push(Entry {
                 ts,
                 part,
                 record: index as u32,
@@ -96,53 +115,126 @@ impl PendingBatch {
         self.permits.push(Arc::new(permit));
     }
 
-    /// The request: one stream per label set, entries in time order (stable: lines with the
-    /// same time keep the order they were read in).
-    pub fn to_request(&self, metadata: &[MetadataField]) -> PushRequest {
-        let mut streams: Vec<(&Arc<str>, &Vec<Entry>)> = self.streams.iter().collect();
-        streams.sort_by(|a, b| a.0.cmp(b.0));
-        // Lines are slices of their batch's buffer, which the request shares.
-        let lines: Vec<(bytes::Bytes, Vec<LineAt>)> = self
-            .parts
+    /// The streams in selector order, each with its entries in time order (stable: lines
+    /// with the same time keep the order they were read in).
+    fn ordered(&self) -> Vec<(&Arc<str>, Vec<&Entry>)> {
+        let mut streams: Vec<(&Arc<str>, Vec<&Entry>)> = self
+            .streams
             .iter()
-            .map(|p| {
-                (
-                    bytes::Bytes::from_owner(SharedLines(p.records.clone())),
-                    p.records.ranges().collect(),
-                )
+            .map(|(selector, entries)| {
+                let mut order: Vec<&Entry> = entries.iter().collect();
+                order.sort_by_key(|e| e.ts);
+                (selector, order)
             })
             .collect();
+        streams.sort_by(|a, b| a.0.cmp(b.0));
+        streams
+    }
+
+    /// An entry's line, what sinks know of its record, and where it comes from.
+    fn line_of(&self, entry: &Entry) -> (&[u8], RecordMeta, &Origin) {
+        let part = &self.parts[entry.part as usize];
+        let (meta, line) = part
+            .records
+            .get(entry.record as usize)
+            .expect("an entry points at a record of its part");
+        (line, meta, &part.origin)
+    }
+
+    /// The request as a message (the JSON encodings are written from it): what
+    /// [`encode_protobuf`](Self::encode_protobuf) writes.
+    pub fn to_request(&self, metadata: &[MetadataField]) -> PushRequest {
+        // Lines are slices of their batch's buffer, which the request shares.
+        let buffers: Vec<bytes::Bytes> = self
+            .parts
+            .iter()
+            .map(|p| bytes::Bytes::from_owner(SharedLines(p.records.clone())))
+            .collect();
         PushRequest {
-            streams: streams
+            streams: self
+                .ordered()
                 .into_iter()
-                .map(|(selector, entries)| {
-                    let mut order: Vec<&Entry> = entries.iter().collect();
-                    order.sort_by_key(|e| e.ts);
-                    StreamAdapter {
-                        labels: selector.to_string(),
-                        entries: order
-                            .into_iter()
-                            .map(|entry| {
-                                let part = &self.parts[entry.part as usize];
-                                let (buffer, ranges) = &lines[entry.part as usize];
-                                let (meta, range) = ranges[entry.record as usize].clone();
-                                let line = buffer.slice(range);
-                                EntryAdapter {
-                                    timestamp: Some(Timestamp::from_unix_nanos(entry.ts)),
-                                    structured_metadata: structured_metadata(
-                                        metadata,
-                                        &meta,
-                                        &line,
-                                        &part.origin,
-                                    ),
-                                    line,
-                                }
-                            })
-                            .collect(),
-                        hash: 0,
-                    }
+                .map(|(selector, entries)| StreamAdapter {
+                    labels: selector.to_string(),
+                    entries: entries
+                        .into_iter()
+                        .map(|entry| {
+                            let (line, meta, origin) = self.line_of(entry);
+                            let buffer = &buffers[entry.part as usize];
+                            EntryAdapter {
+                                timestamp: Some(Timestamp::from_unix_nanos(entry.ts)),
+                                structured_metadata: metadata_pairs(metadata, &meta, line, origin)
+                                    .map(|(name, value)| LabelPairAdapter {
+                                        name: name.to_owned(),
+                                        value: value.into_owned(),
+                                    })
+                                    .collect(),
+                                line: buffer.slice_ref(line),
+                            }
+                        })
+                        .collect(),
+                    hash: 0,
                 })
                 .collect(),
+        }
+    }
+
+    /// Writes the request's protobuf, the same bytes as `to_request().encode()`, straight
+    /// from the records' buffers: no message is built, no line or id copied on the way.
+    /// `lengths` is room for one stream's entry sizes, kept between calls.
+    pub fn encode_protobuf(
+        &self,
+        metadata: &[MetadataField],
+        out: &mut Vec<u8>,
+        lengths: &mut Vec<usize>,
+    ) {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+        let field_len = |len: usize| {
+            if len == 0 {
+                0
+            } else {
+                1 + encoded_len_varint(len as u64) + len
+            }
+        };
+        let put_field = |tag: u32, bytes: &[u8], out: &mut Vec<u8>| {
+            if !bytes.is_empty() {
+                encode_key(tag, WireType::LengthDelimited, out);
+                encode_varint(bytes.len() as u64, out);
+                out.extend_from_slice(bytes);
+            }
+        };
+        for (selector, entries) in self.ordered() {
+            lengths.clear();
+            let mut stream_len = field_len(selector.len());
+            for entry in &entries {
+                let (line, meta, origin) = self.line_of(entry);
+                let timestamp = Timestamp::from_unix_nanos(entry.ts).encoded_len();
+                let mut len = 1 + encoded_len_varint(timestamp as u64) + timestamp;
+                len += field_len(line.len());
+                for (name, value) in metadata_pairs(metadata, &meta, line, origin) {
+                    let pair = field_len(name.len()) + field_len(value.len());
+                    len += 1 + encoded_len_varint(pair as u64) + pair;
+                }
+                lengths.push(len);
+                stream_len += 1 + encoded_len_varint(len as u64) + len;
+            }
+            encode_key(1, WireType::LengthDelimited, out);
+            encode_varint(stream_len as u64, out);
+            put_field(1, selector.as_bytes(), out);
+            for (entry, &len) in entries.iter().zip(lengths.iter()) {
+                let (line, meta, origin) = self.line_of(entry);
+                encode_key(2, WireType::LengthDelimited, out);
+                encode_varint(len as u64, out);
+                prost::encoding::message::encode(1, &Timestamp::from_unix_nanos(entry.ts), out);
+                put_field(2, line, out);
+                for (name, value) in metadata_pairs(metadata, &meta, line, origin) {
+                    let pair = field_len(name.len()) + field_len(value.len());
+                    encode_key(3, WireType::LengthDelimited, out);
+                    encode_varint(pair as u64, out);
+                    put_field(1, name.as_bytes(), out);
+                    put_field(2, value.as_bytes(), out);
+                }
+            }
         }
     }
 
@@ -154,9 +246,6 @@ impl PendingBatch {
     }
 }
 
-/// A record and where its line is in its batch's buffer.
-type LineAt = (RecordMeta, Range<usize>);
-
 /// A batch's JSON lines, shared with the requests made of them.
 struct SharedLines(Arc<EncodedRecords>);
 
@@ -166,34 +255,138 @@ impl AsRef<[u8]> for SharedLines {
     }
 }
 
-fn structured_metadata(
-    fields: &[MetadataField],
+/// The structured metadata of one entry: each configured field that has a value.
+fn metadata_pairs<'a>(
+    fields: &'a [MetadataField],
     meta: &RecordMeta,
-    line: &[u8],
-    origin: &Origin,
-) -> Vec<LabelPairAdapter> {
-    let span = |span: Option<(u32, u32)>| {
+    line: &'a [u8],
+    origin: &'a Origin,
+) -> impl Iterator<Item = (&'static str, Cow<'a, str>)> {
+    let ids = meta.ids;
+    let span = move |span: Option<(u32, u32)>| {
         span.and_then(|(start, end)| line.get(start as usize..end as usize))
-            .map(|value| String::from_utf8_lossy(value).into_owned())
+            .map(String::from_utf8_lossy)
     };
-    fields
-        .iter()
-        .filter_map(|field| {
-            let (name, value) = match field {
-                MetadataField::TraceId => ("trace_id", span(meta.ids.trace_id)),
-                MetadataField::SpanId => ("span_id", span(meta.ids.span_id)),
-                MetadataField::PodUid => (
-                    "pod_uid",
-                    origin.kubernetes.as_ref().and_then(|k| k.pod_uid.clone()),
-                ),
-                MetadataField::File => ("file", origin.file.as_deref().map(str::to_owned)),
-            };
-            value
-                .filter(|v| !v.is_empty())
-                .map(|value| LabelPairAdapter {
-                    name: name.to_owned(),
-                    value,
+    fields.iter().filter_map(move |field| {
+        let (name, value) = match field {
+            MetadataField::TraceId => ("trace_id", span(ids.trace_id)),
+            MetadataField::SpanId => ("span_id", span(ids.span_id)),
+            MetadataField::PodUid => (
+                "pod_uid",
+                origin
+                    .kubernetes
+                    .as_ref()
+                    .and_then(|k| k.pod_uid.as_deref())
+                    .map(Cow::Borrowed),
+            ),
+            MetadataField::File => ("file", origin.file.as_deref().map(Cow::Borrowed)),
+        };
+        value.filter(|v| !v.is_empty()).map(|value| (name, value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::kubernetes::KubernetesMeta;
+    use crate::logs::level::Level;
+    use crate::logs::record::IdSpans;
+
+    /// Records whose lines carry a trace id (and some a span id) at the spans the
+    /// normalizer would report.
+    fn records(first: usize, count: usize) -> Arc<EncodedRecords> {
+        let mut records = EncodedRecords::with_capacity(count, count * 80);
+        for i in first..first + count {
+            records.push_with(|out| {
+                let start = out.len();
+                out.extend_from_slice(r#"{"msg":"req ü","trace_id":""#.as_bytes());
+                let trace = (out.len() - start) as u32;
+                out.extend_from_slice(format!("{i:032x}").as_bytes());
+                let trace = Some((trace, trace + 32));
+                out.extend_from_slice(br#"","span_id":""#);
+                let span = (out.len() - start) as u32;
+                out.extend_from_slice(if i % 3 == 0 { b"" } else { b"00f067aa0ba902b7" });
+                let span = Some((span, (out.len() - start) as u32));
+                out.extend_from_slice(b"\"}\n");
+                RecordMeta {
+                    ts: 0,
+                    read_ts: 0,
+                    level: Level::Info,
+                    invalid_utf8: false,
+                    stream: None,
+                    ids: IdSpans {
+                        trace_id: trace,
+                        span_id: span,
+                    },
+                }
+            });
+        }
+        Arc::new(records)
+    }
+
+    #[test]
+    fn the_protobuf_is_written_as_prost_would_write_the_request() {
+        let origin = |file: Option<&str>, uid: Option<&str>| {
+            Arc::new(Origin {
+                source_id: Arc::from("app"),
+                file: file.map(Arc::from),
+                kubernetes: uid.map(|uid| {
+                    Arc::new(KubernetesMeta {
+                        namespace: "shop".into(),
+                        pod: "cart-7d9".into(),
+                        pod_uid: Some(uid.into()),
+                        container: "cart".into(),
+                    })
+                }),
+            })
+        };
+        let mut batch = PendingBatch::default();
+        let selectors: [Arc<str>; 3] = [
+            Arc::from(r#"{service_name="cart"}"#),
+            Arc::from(r#"{service_name="api", namespace="shop"}"#),
+            Arc::from(""),
+        ];
+        // Times out of order, equal, before 1970 and far ahead; a record left out by policy.
+        let times = [5, -1_500_000_001, 5, 1_795_000_000_123_456_789, 0, 4, 5];
+        for (part, origin) in [
+            origin(Some("/var/log/pods/shop_cart/cart/0.log"), Some("c0ffee")),
+            origin(None, None),
+            origin(Some("/srv/app.log"), Some("")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let entries: Vec<_> = (0..7)
+                .map(|i| {
+                    (i != 2).then(|| (selectors[(i + part) % 3].clone(), times[(i + part) % 7]))
                 })
-        })
-        .collect()
+                .collect();
+            let ack = AckToken::untracked();
+            batch.add(records(part * 7, 7), origin, ack, None, None, entries);
+        }
+        let all = [
+            MetadataField::TraceId,
+            MetadataField::SpanId,
+            MetadataField::PodUid,
+            MetadataField::File,
+        ];
+        for metadata in [&all[..], &[], &[MetadataField::TraceId]] {
+            let (mut written, mut lengths) = (Vec::new(), Vec::new());
+            batch.encode_protobuf(metadata, &mut written, &mut lengths);
+            let request = batch.to_request(metadata);
+            assert_eq!(written, request.encode_to_vec());
+            assert_eq!(PushRequest::decode(written.as_slice()).unwrap(), request);
+            let entries: usize = request.streams.iter().map(|s| s.entries.len()).sum();
+            assert_eq!(entries, 18);
+        }
+        let request = batch.to_request(&all);
+        let first = &request.streams[0].entries[0];
+        assert!(first.line.starts_with(br#"{"msg":"req"#));
+        assert_eq!(
+            first.structured_metadata[0].value.len(),
+            32,
+            "the trace id is the line's span"
+        );
+        batch.resolve(Delivery::Delivered);
+    }
 }

@@ -67,6 +67,7 @@ pub async fn run(
             encoding: settings.encoding,
             metadata: settings.structured_metadata.clone(),
             body: proto::BodyEncoder::default(),
+            lengths: Vec::new(),
         },
     )?;
     let lanes = outbox.lanes();
@@ -116,17 +117,22 @@ struct LokiEncoder {
     encoding: config::LokiEncoding,
     metadata: Vec<MetadataField>,
     body: proto::BodyEncoder,
+    lengths: Vec<usize>,
 }
 
 impl Encoder for LokiEncoder {
     type Batch = PendingBatch;
 
     fn encode(&mut self, batch: &PendingBatch) -> (bytes::Bytes, u8) {
-        let request = batch.to_request(&self.metadata);
-        (
-            self.body.encode(self.encoding, &request),
-            self.encoding.code(),
-        )
+        let body = if self.encoding == config::LokiEncoding::Protobuf {
+            let (metadata, lengths) = (&self.metadata, &mut self.lengths);
+            self.body
+                .protobuf_with(|out| batch.encode_protobuf(metadata, out, lengths))
+        } else {
+            self.body
+                .encode(self.encoding, &batch.to_request(&self.metadata))
+        };
+        (body, self.encoding.code())
     }
 }
 

@@ -91,6 +91,11 @@ impl BodyEncoder {
         }
         self.protobuf.encode(request)
     }
+
+    /// A protobuf body that `write` writes, compressed.
+    pub fn protobuf_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> bytes::Bytes {
+        self.protobuf.encode_with(write)
+    }
 }
 
 /// The request body: protobuf, compressed as one snappy block (not the framed format).

@@ -87,32 +87,44 @@ impl Streams {
                 .retain(|_, s| s.last_used.elapsed() < STREAM_IDLE);
             self.last_pruned = Instant::now();
         }
-        // Selectors are rendered once per batch and stream (stdout/stderr), not per record.
-        let mut by_stream: Vec<(Option<&'static str>, Arc<str>, bool)> = Vec::with_capacity(2);
+        // Selectors are rendered, and their streams looked up, once per batch and kind of
+        // stream (stdout/stderr), not per record: `local` holds each selector's newest time
+        // while the batch is assigned.
+        let mut by_stream: Vec<(Option<&'static str>, usize)> = Vec::with_capacity(2);
+        let mut local: Vec<(Arc<str>, bool, i64)> = Vec::with_capacity(2);
         let mut out = Vec::with_capacity(batch.records.len());
         let (mut rewritten, mut dropped, mut overflowed) = (0u64, 0u64, 0u64);
         let mut out_of_range = 0u64;
         let now = Instant::now();
         let now_ns = now_nanos();
+        let accepted =
+            now_ns.saturating_sub(OLDEST_ACCEPTED_NS)..=now_ns.saturating_add(FUTURE_LIMIT_NS);
         for (meta, _) in batch.records.iter() {
-            let (selector, overflow) = match by_stream.iter().find(|(s, _, _)| *s == meta.stream) {
-                Some((_, selector, overflow)) => (selector.clone(), *overflow),
+            let slot = match by_stream.iter().find(|(s, _)| *s == meta.stream) {
+                Some(&(_, slot)) => slot,
                 None => {
                     let (selector, overflow) = self.selector_for(&batch.origin, meta.stream);
-                    by_stream.push((meta.stream, selector.clone(), overflow));
-                    (selector, overflow)
+                    let slot = match local.iter().position(|(s, _, _)| *s == selector) {
+                        Some(slot) => slot,
+                        None => {
+                            // In `active` at once: the cap counts it for the next selector.
+                            let state =
+                                self.active.entry(selector.clone()).or_insert(StreamState {
+                                    newest: i64::MIN,
+                                    last_used: now,
+                                });
+                            local.push((selector, overflow, state.newest));
+                            local.len() - 1
+                        }
+                    };
+                    by_stream.push((meta.stream, slot));
+                    slot
                 }
             };
-            overflowed += u64::from(overflow);
-            let state = self.active.entry(selector.clone()).or_insert(StreamState {
-                newest: i64::MIN,
-                last_used: now,
-            });
-            state.last_used = now;
-            let oldest_accepted = state.newest.saturating_sub(self.window_ns);
+            let (selector, overflow, newest) = &mut local[slot];
+            overflowed += u64::from(*overflow);
+            let oldest_accepted = newest.saturating_sub(self.window_ns);
             let mut ts = meta.ts;
-            let accepted =
-                now_ns.saturating_sub(OLDEST_ACCEPTED_NS)..=now_ns.saturating_add(FUTURE_LIMIT_NS);
             if !accepted.contains(&ts) {
                 // An event time Loki would refuse, or one that would push the stream's newest
                 // time far ahead (a single `2099-…` line would have every later line of the
@@ -134,8 +146,17 @@ impl Streams {
                     }
                 }
             }
-            state.newest = state.newest.max(ts);
-            out.push(Some((selector, ts)));
+            *newest = (*newest).max(ts);
+            out.push(Some((selector.clone(), ts)));
+        }
+        for (selector, _, newest) in local {
+            self.active.insert(
+                selector,
+                StreamState {
+                    newest,
+                    last_used: now,
+                },
+            );
         }
         if rewritten > 0 {
             self.metrics.rewritten("out_of_order", rewritten);
