@@ -265,7 +265,10 @@ fn metadata_pairs<'a>(
     let ids = meta.ids;
     let span = move |span: Option<(u32, u32)>| {
         span.and_then(|(start, end)| line.get(start as usize..end as usize))
-            .map(String::from_utf8_lossy)
+            .map(|value| match std::str::from_utf8(value) {
+                Ok(value) => Cow::Borrowed(value),
+                Err(_) => String::from_utf8_lossy(value),
+            })
     };
     fields.iter().filter_map(move |field| {
         let (name, value) = match field {

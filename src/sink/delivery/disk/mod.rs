@@ -79,6 +79,9 @@ pub struct DiskBuffer {
     /// Acknowledgements made room.
     freed: Notify,
     metrics: DeliveryMetrics,
+    /// `ack`, kept open: the delivered position is rewritten in place, one `pwrite` per
+    /// acknowledgement rather than a file created and renamed each time.
+    ack_file: Mutex<Option<File>>,
 }
 
 /// What was found on disk at start.
@@ -163,6 +166,7 @@ impl DiskBuffer {
             written: Notify::new(),
             freed: Notify::new(),
             metrics,
+            ack_file: Mutex::new(None),
         });
         buffer.publish(&buffer.lock());
         Ok((
@@ -218,14 +222,39 @@ impl DiskBuffer {
                 tracing::warn!(%error, segment = id, "cannot delete a delivered disk buffer segment");
             }
         }
-        // Losing this file costs duplicates (frames sent again), never lines: no fsync.
-        let temporary = self.dir.join("ack.tmp");
-        let written = fs::write(&temporary, format!("{} {}\n", end.segment, end.offset))
-            .and_then(|()| fs::rename(&temporary, self.dir.join("ack")));
+        self.record_ack(end);
+        self.freed.notify_one();
+    }
+
+    /// Writes the delivered position to `ack`. Losing it costs duplicates (frames sent
+    /// again), never lines, so there is no fsync; the record has a fixed width, so each write
+    /// replaces the last whole, and one that is torn or garbled reads as no position at all
+    /// (everything still on disk is sent again).
+    fn record_ack(&self, end: Position) {
+        use std::os::unix::fs::FileExt;
+        let record = format!("{:020} {:020}\n", end.segment, end.offset);
+        let mut file = self
+            .ack_file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let written = match &*file {
+            Some(open) => open.write_all_at(record.as_bytes(), 0),
+            None => fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(self.dir.join("ack"))
+                .and_then(|open| {
+                    open.write_all_at(record.as_bytes(), 0)?;
+                    *file = Some(open);
+                    Ok(())
+                }),
+        };
         if let Err(error) = written {
+            // Opened again next time: the directory may have been repaired.
+            *file = None;
             tracing::warn!(%error, "cannot record the disk buffer's delivered position");
         }
-        self.freed.notify_one();
     }
 }
 
