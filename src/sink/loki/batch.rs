@@ -7,7 +7,6 @@ use crate::logs::normalize::RecordMeta;
 use crate::logs::pipeline::{AckToken, Delivery, EncodedRecords, Origin, ReadPosition};
 use crate::sink::loki::config::MetadataField;
 use prost::Message;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
@@ -166,7 +165,7 @@ impl PendingBatch {
                                 structured_metadata: metadata_pairs(metadata, &meta, line, origin)
                                     .map(|(name, value)| LabelPairAdapter {
                                         name: name.to_owned(),
-                                        value: value.into_owned(),
+                                        value: String::from_utf8_lossy(value).into_owned(),
                                     })
                                     .collect(),
                                 line: buffer.slice_ref(line),
@@ -232,7 +231,7 @@ impl PendingBatch {
                     encode_key(3, WireType::LengthDelimited, out);
                     encode_varint(pair as u64, out);
                     put_field(1, name.as_bytes(), out);
-                    put_field(2, value.as_bytes(), out);
+                    put_field(2, value, out);
                 }
             }
         }
@@ -255,20 +254,17 @@ impl AsRef<[u8]> for SharedLines {
     }
 }
 
-/// The structured metadata of one entry: each configured field that has a value.
+/// The structured metadata of one entry: each configured field that has a value. The ids are
+/// pieces of the line, which vigia wrote as UTF-8: they are sent as they are, not checked again.
 fn metadata_pairs<'a>(
     fields: &'a [MetadataField],
     meta: &RecordMeta,
     line: &'a [u8],
     origin: &'a Origin,
-) -> impl Iterator<Item = (&'static str, Cow<'a, str>)> {
+) -> impl Iterator<Item = (&'static str, &'a [u8])> {
     let ids = meta.ids;
     let span = move |span: Option<(u32, u32)>| {
         span.and_then(|(start, end)| line.get(start as usize..end as usize))
-            .map(|value| match std::str::from_utf8(value) {
-                Ok(value) => Cow::Borrowed(value),
-                Err(_) => String::from_utf8_lossy(value),
-            })
     };
     fields.iter().filter_map(move |field| {
         let (name, value) = match field {
@@ -280,9 +276,9 @@ fn metadata_pairs<'a>(
                     .kubernetes
                     .as_ref()
                     .and_then(|k| k.pod_uid.as_deref())
-                    .map(Cow::Borrowed),
+                    .map(str::as_bytes),
             ),
-            MetadataField::File => ("file", origin.file.as_deref().map(Cow::Borrowed)),
+            MetadataField::File => ("file", origin.file.as_deref().map(str::as_bytes)),
         };
         value.filter(|v| !v.is_empty()).map(|value| (name, value))
     })
