@@ -570,6 +570,9 @@ pub fn duration_seconds(value: &FieldValue<'_>, bare_unit: f64) -> Option<f64> {
         }
         number => number.as_f64()? * bare_unit,
     };
+    // To the nanosecond: `123.4` ms is 0.1234 s, not the 0.12340000000000001 that the
+    // product of two binary fractions prints as.
+    let seconds = (seconds * 1e9).round() / 1e9;
     (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
 }
 
@@ -633,6 +636,11 @@ mod tests {
     fn durations_in_their_units() {
         assert_eq!(duration_seconds(&value("0.25"), 1.0), Some(0.25));
         assert_eq!(duration_seconds(&value("42"), 1e-3), Some(0.042));
+        assert_eq!(
+            duration_seconds(&FieldValue::Float(123.4), 1e-3).map(|s| s.to_string()),
+            Some("0.1234".to_owned()),
+            "milliseconds print as the seconds they are"
+        );
         assert_eq!(duration_seconds(&value(r#""12.5ms""#), 1.0), Some(0.0125));
         assert_eq!(duration_seconds(&value(r#""1m2.5s""#), 1.0), Some(62.5));
         assert_eq!(duration_seconds(&value(r#""350µs""#), 1.0), Some(0.00035));
