@@ -3,8 +3,8 @@
 //! period on shutdown.
 //!
 //! ```text
-//! source ──► normalize ──┬──► sink        (one normalize task per source; each sink
-//!   ▲                    └──► sink         receives the sources listed in its `inputs`)
+//! source ──► normalize ──┬──► sink        (normalized on the source's own thread; each
+//!   ▲                    └──► sink         sink receives the sources listed in its `inputs`)
 //!   └──────── acks ◄──────────┘
 //! ```
 
@@ -12,7 +12,7 @@ use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::latency::monitor::LatencyMonitor;
 use crate::latency::probe as latency_probe;
-use crate::logs::normalize::{self, Normalizer};
+use crate::logs::normalize::{Normalizer, stage::LineOut};
 use crate::logs::pipeline::RecordBatch;
 use crate::logs::redact::Redactor;
 use crate::logs::source::SourceContext;
@@ -180,9 +180,7 @@ pub async fn run(
     export_slos(&config, &metrics);
     let stop_sources = CancellationToken::new();
     let mut sources = JoinSet::new();
-    let mut normalizers = JoinSet::new();
     for source in &config.sources {
-        let (tx, rx) = mpsc::channel(capacity);
         let outputs = sink_inputs.remove(&source.id).unwrap_or_default();
         let mut normalizer = Normalizer::new(source.source.format(), redactor.clone());
         if let (Some(families), Some(settings)) = (&http_families, &config.from_logs)
@@ -194,12 +192,7 @@ pub async fn run(
             }
             normalizer = normalizer.with_http_metrics(recorder);
         }
-        normalizers.spawn(normalize::stage::run(
-            rx,
-            outputs,
-            normalizer,
-            metrics.invalid_utf8(&source.id),
-        ));
+        let out = LineOut::new(normalizer, outputs, metrics.invalid_utf8(&source.id));
         source.source.spawn(
             SourceRun {
                 context: SourceContext {
@@ -208,7 +201,7 @@ pub async fn run(
                     health: health.register(format!("source.{}", source.id)),
                     batch_max_events: config.batch_max_events,
                 },
-                out: tx,
+                out,
                 stop: stop_sources.clone(),
                 data_dir: config.data_dir.clone(),
                 grace_period: config.grace_period,
@@ -237,7 +230,6 @@ pub async fn run(
 
     let drain = async {
         while sources.join_next().await.is_some() {}
-        while normalizers.join_next().await.is_some() {}
         drained.cancel();
         while let Some(result) = sinks.join_next().await {
             sink_failed |= report_sink(result);

@@ -4,15 +4,14 @@
 
 use super::SourceContext;
 use super::file::checkpoint::CheckpointEntry;
+use crate::logs::normalize::stage::LineOut;
 use crate::logs::parse::Format;
-use crate::logs::pipeline::LineBatch;
 use crate::settings::ValidationContext;
 use crate::settings::diagnostics::Diagnostic;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +28,8 @@ pub trait SourceSpec: fmt::Debug + Send + Sync {
 /// What a source is started with.
 pub struct SourceRun {
     pub context: SourceContext,
-    pub out: mpsc::Sender<LineBatch>,
+    /// Normalizes the source's batches on its thread and hands them to its sinks.
+    pub out: LineOut,
     /// Cancelled when the agent shuts down: stop reading (and drain what was read).
     pub stop: CancellationToken,
     pub data_dir: PathBuf,

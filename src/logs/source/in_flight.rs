@@ -10,7 +10,6 @@ use crate::logs::timestamp::now_nanos;
 use crate::telemetry::agent_metrics::SourceCounters;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// Batches handed to the pipeline and not yet finished, and the count of events by outcome.
 pub struct InFlight {
@@ -41,7 +40,7 @@ impl InFlight {
         origin: &Arc<Origin>,
         events: &mut Vec<CompleteLine>,
         batch_max: usize,
-        out: &mpsc::Sender<LineBatch>,
+        out: &mut crate::logs::normalize::stage::LineOut,
     ) -> u64 {
         let mut sent = 0;
         if events.is_empty() {

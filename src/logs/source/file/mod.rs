@@ -12,12 +12,12 @@ pub mod tailer;
 mod wakeup;
 
 use super::SourceContext;
+use crate::logs::normalize::stage::LineOut;
 use crate::logs::pipeline::LineBatch;
 use checkpoint::CheckpointStore;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tailer::{Notice, Tailer, TailerSettings};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct FileSourceSettings {
 pub fn run_blocking(
     context: SourceContext,
     settings: FileSourceSettings,
-    out: mpsc::Sender<LineBatch>,
+    out: LineOut,
     stop: CancellationToken,
 ) -> u64 {
     let store = CheckpointStore::new(&settings.data_dir, &context.id);
@@ -187,7 +187,7 @@ impl Housekeeping {
 
 struct Driver {
     runtime: tokio::runtime::Handle,
-    out: mpsc::Sender<LineBatch>,
+    out: LineOut,
     housekeeping: Housekeeping,
     wakeup: wakeup::Wakeup,
 }
@@ -214,12 +214,14 @@ impl Driver {
     /// and files keep being discovered. Returns false when the pipeline is gone or the
     /// deadline passed.
     fn send(&mut self, batch: LineBatch, tailer: &mut Tailer, deadline: Option<Instant>) -> bool {
-        let mut batch = batch;
         loop {
-            match self.out.try_send(batch) {
-                Ok(()) => return true,
-                Err(mpsc::error::TrySendError::Closed(_)) => return false,
-                Err(mpsc::error::TrySendError::Full(back)) => batch = back,
+            match self.out.try_room() {
+                Ok(room) => {
+                    self.out.send_in(room, batch);
+                    return true;
+                }
+                Err(true) => return false,
+                Err(false) => {}
             }
             self.housekeeping.tick(tailer, &self.wakeup);
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -227,11 +229,11 @@ impl Driver {
             }
             let out = &self.out;
             let reserved = self.runtime.block_on(async {
-                tokio::time::timeout(Duration::from_millis(20), out.reserve()).await
+                tokio::time::timeout(Duration::from_millis(20), out.room()).await
             });
             match reserved {
-                Ok(Ok(permit)) => {
-                    permit.send(batch);
+                Ok(Ok(room)) => {
+                    self.out.send_in(room, batch);
                     return true;
                 }
                 Ok(Err(_closed)) => return false,

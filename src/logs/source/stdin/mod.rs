@@ -12,7 +12,7 @@ use super::SourceContext;
 use super::in_flight::InFlight;
 use crate::logs::frame::Framer;
 use crate::logs::frame::config::Framing;
-use crate::logs::pipeline::{LineBatch, Origin};
+use crate::logs::pipeline::Origin;
 use prometheus::IntCounter;
 use std::io::Read;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub async fn run(
     context: SourceContext,
     reader: impl Read + Send + 'static,
     settings: Framing,
-    out: mpsc::Sender<LineBatch>,
+    mut out: crate::logs::normalize::stage::LineOut,
     stop: CancellationToken,
 ) -> u64 {
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<Vec<u8>>(1);
@@ -68,14 +68,14 @@ pub async fn run(
                     framer.push(&chunk, Instant::now(), &mut events);
                 }
                 framer.finish(Instant::now(), &mut events);
-                total += in_flight.forward(&origin, &mut events, context.batch_max_events, &out).await;
+                total += in_flight.forward(&origin, &mut events, context.batch_max_events, &mut out).await;
                 break;
             }
             chunk = chunks_rx.recv() => match chunk {
                 Some(chunk) => framer.push(&chunk, Instant::now(), &mut events),
                 None => {
                     framer.finish(Instant::now(), &mut events);
-                    total += in_flight.forward(&origin, &mut events, context.batch_max_events, &out).await;
+                    total += in_flight.forward(&origin, &mut events, context.batch_max_events, &mut out).await;
                     break;
                 }
             },
@@ -83,7 +83,7 @@ pub async fn run(
             Some(ack) = in_flight.acks.recv() => in_flight.finished(ack),
         }
         total += in_flight
-            .forward(&origin, &mut events, context.batch_max_events, &out)
+            .forward(&origin, &mut events, context.batch_max_events, &mut out)
             .await;
     }
     drop(out);
