@@ -28,6 +28,14 @@ pub struct Room(Vec<OwnedPermit<RecordBatch>>);
 #[derive(Debug)]
 pub struct Closed;
 
+/// Why there is no room for a batch now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRoom {
+    /// A sink's channel is full: wait ([`LineOut::room`]).
+    Full,
+    Closed,
+}
+
 impl LineOut {
     pub fn new(
         normalizer: Normalizer,
@@ -41,14 +49,14 @@ impl LineOut {
         }
     }
 
-    /// Room in every output now, or `Err(false)` if one is full (`Err(true)`: closed).
-    pub fn try_room(&self) -> Result<Room, bool> {
+    /// Room in every output now, if there is.
+    pub fn try_room(&self) -> Result<Room, NoRoom> {
         let mut permits = Vec::with_capacity(self.outputs.len());
         for output in &self.outputs {
             match output.clone().try_reserve_owned() {
                 Ok(permit) => permits.push(permit),
-                Err(TrySendError::Full(_)) => return Err(false),
-                Err(TrySendError::Closed(_)) => return Err(true),
+                Err(TrySendError::Full(_)) => return Err(NoRoom::Full),
+                Err(TrySendError::Closed(_)) => return Err(NoRoom::Closed),
             }
         }
         Ok(Room(permits))

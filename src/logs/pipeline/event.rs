@@ -96,17 +96,6 @@ impl EncodedRecords {
         &self.lines
     }
 
-    /// Each record and where its JSON line is in [`as_bytes`](Self::as_bytes), without the
-    /// `\n`.
-    pub fn ranges(&self) -> impl Iterator<Item = (RecordMeta, std::ops::Range<usize>)> {
-        let mut start = 0;
-        self.records.iter().map(move |&(meta, end)| {
-            let range = start..end.saturating_sub(1).max(start);
-            start = end;
-            (meta, range)
-        })
-    }
-
     /// Record `index` and its JSON line, without the `\n`.
     pub fn get(&self, index: usize) -> Option<(RecordMeta, &[u8])> {
         let &(meta, end) = self.records.get(index)?;
@@ -118,7 +107,6 @@ impl EncodedRecords {
 
     /// Each record and its JSON line, without the `\n`.
     pub fn iter(&self) -> impl Iterator<Item = (RecordMeta, &[u8])> {
-        self.ranges()
-            .map(|(meta, range)| (meta, &self.lines[range]))
+        (0..self.len()).filter_map(|index| self.get(index))
     }
 }

@@ -5,6 +5,7 @@
 
 use super::SourceContext;
 use crate::logs::frame::CompleteLine;
+use crate::logs::normalize::stage::LineOut;
 use crate::logs::pipeline::{Ack, Acker, LineBatch, Origin};
 use crate::logs::timestamp::now_nanos;
 use crate::telemetry::agent_metrics::SourceCounters;
@@ -40,7 +41,7 @@ impl InFlight {
         origin: &Arc<Origin>,
         events: &mut Vec<CompleteLine>,
         batch_max: usize,
-        out: &mut crate::logs::normalize::stage::LineOut,
+        out: &mut LineOut,
     ) -> u64 {
         let mut sent = 0;
         if events.is_empty() {

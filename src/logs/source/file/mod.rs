@@ -12,7 +12,7 @@ pub mod tailer;
 mod wakeup;
 
 use super::SourceContext;
-use crate::logs::normalize::stage::LineOut;
+use crate::logs::normalize::stage::{LineOut, NoRoom};
 use crate::logs::pipeline::LineBatch;
 use checkpoint::CheckpointStore;
 use std::path::PathBuf;
@@ -220,8 +220,8 @@ impl Driver {
                     self.out.send_in(room, batch);
                     return true;
                 }
-                Err(true) => return false,
-                Err(false) => {}
+                Err(NoRoom::Closed) => return false,
+                Err(NoRoom::Full) => {}
             }
             self.housekeeping.tick(tailer, &self.wakeup);
             if deadline.is_some_and(|d| Instant::now() >= d) {

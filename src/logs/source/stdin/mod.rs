@@ -12,6 +12,7 @@ use super::SourceContext;
 use super::in_flight::InFlight;
 use crate::logs::frame::Framer;
 use crate::logs::frame::config::Framing;
+use crate::logs::normalize::stage::LineOut;
 use crate::logs::pipeline::Origin;
 use prometheus::IntCounter;
 use std::io::Read;
@@ -28,7 +29,7 @@ pub async fn run(
     context: SourceContext,
     reader: impl Read + Send + 'static,
     settings: Framing,
-    mut out: crate::logs::normalize::stage::LineOut,
+    mut out: LineOut,
     stop: CancellationToken,
 ) -> u64 {
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<Vec<u8>>(1);
