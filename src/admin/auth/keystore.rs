@@ -7,12 +7,10 @@
 
 use super::verify::LEEWAY_SECONDS;
 use anyhow::{Context, bail};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
-};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -259,12 +257,13 @@ impl KeyStore {
         };
         let mut header = Header::new(algorithm);
         header.kid = Some(key.kid.clone());
+        super::ring_crypto::install();
         Ok(jsonwebtoken::encode(&header, claims, &encoding)?)
     }
 }
 
 fn generate(algorithm: KeyAlgorithm, now: u64) -> anyhow::Result<StoredKey> {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let rng = ring::rand::SystemRandom::new();
     let (pkcs8, x, y) = match algorithm {
         KeyAlgorithm::EdDSA => {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(unspecified)?;
@@ -275,8 +274,9 @@ fn generate(algorithm: KeyAlgorithm, now: u64) -> anyhow::Result<StoredKey> {
         KeyAlgorithm::ES256 => {
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .map_err(unspecified)?;
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-                .map_err(unspecified)?;
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                    .map_err(unspecified)?;
             // Uncompressed point: 0x04, x, y.
             let point = pair.public_key().as_ref();
             let (x, y) = point[1..].split_at(32);
@@ -305,7 +305,8 @@ fn unspecified<E>(_: E) -> anyhow::Error {
 
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buffer = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut buffer).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
+        .map_err(|_| anyhow::anyhow!("no randomness"))?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -5,6 +5,7 @@
 pub mod jwks_file;
 pub mod keyset;
 pub mod keystore;
+mod ring_crypto;
 pub mod verify;
 
 use crate::admin::config::AuthSettings;
@@ -24,9 +25,7 @@ impl AdminAuth {
         metrics: AdminMetrics,
         clock: Clock,
     ) -> Result<Self, String> {
-        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
-            return Err("this build has no JWT crypto provider (exactly one jsonwebtoken backend feature is needed)".to_owned());
-        }
+        ring_crypto::install();
         let keys = jwks_file::JwksFile::open(
             &settings.jwks_file,
             settings.reload_interval,

@@ -147,6 +147,7 @@ impl Verifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
+        super::ring_crypto::install();
         let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::InvalidSignature
