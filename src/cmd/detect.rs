@@ -86,8 +86,8 @@ pub fn execute(args: &DetectArgs) -> u8 {
             detect(&rows, interval, &settings)
                 .into_iter()
                 .map(|regression| SeriesRegression {
+                    kind: regression.kind,
                     regression,
-                    kind: "regression",
                 })
                 .collect()
         }
@@ -142,7 +142,7 @@ pub fn execute(args: &DetectArgs) -> u8 {
 /// One output line, fields in this order.
 #[derive(serde::Serialize)]
 struct Line {
-    /// `regression`, or `incident` for a quantile series' excursion that recovered quickly.
+    /// `regression`, or `incident` for an excursion that recovered within the hour.
     kind: &'static str,
     start: String,
     detected_at: String,

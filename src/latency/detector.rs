@@ -107,6 +107,28 @@ pub struct Regression {
     /// `recovered` or `accepted` (became the new normal after `accept_after`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<&'static str>,
+    /// `regression`, or `incident` once it has recovered within an hour of its start: a
+    /// short excursion (an outage, a dependency's bad hour) rather than a lasting change.
+    pub kind: &'static str,
+}
+
+/// A regression that recovered within this long of its start is an incident.
+pub const INCIDENT_WITHIN_SECONDS: f64 = 3600.0;
+
+impl Regression {
+    /// Its kind once ended: `incident` if it recovered within `incident_within` seconds of
+    /// its start, else `regression` (still active, lasting, or accepted as the new normal).
+    pub fn kind_after_end(&self, incident_within: f64) -> &'static str {
+        let recovered_soon = self.end_reason == Some("recovered")
+            && self
+                .ended_at
+                .is_some_and(|end| end - self.start <= incident_within);
+        if recovered_soon {
+            "incident"
+        } else {
+            "regression"
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -313,6 +335,7 @@ impl Monitor {
                     compared_with,
                     ended_at: None,
                     end_reason: None,
+                    kind: "regression",
                 };
                 self.active = Some(regression.clone());
                 self.active_windows = 0;
@@ -338,6 +361,7 @@ impl Monitor {
         let mut regression = self.active.take().expect("ending an active regression");
         regression.ended_at = Some(at);
         regression.end_reason = Some(reason);
+        regression.kind = regression.kind_after_end(INCIDENT_WITHIN_SECONDS);
         self.cusum = 0.0;
         self.streak = 0;
         self.change_start = at;

@@ -590,8 +590,10 @@ fn log_ended(service: &str, route: &str, r: &Regression) {
         route,
         quantile = r.quantile,
         reason = r.end_reason.unwrap_or("recovered"),
+        kind = r.kind,
         started = %unix_to_rfc3339(r.detected_at),
-        "latency regression ended: {route} p{}",
+        "latency {} ended: {route} p{}",
+        r.kind,
         r.quantile * 100.0
     );
 }

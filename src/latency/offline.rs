@@ -115,6 +115,7 @@ pub fn detect(
                     }) {
                         open.ended_at = ended.ended_at;
                         open.end_reason = ended.end_reason;
+                        open.kind = ended.kind;
                     }
                 }
             }
@@ -164,6 +165,46 @@ mod tests {
         let found = detect(&rows, 60.0, &DetectorSettings::default());
         assert!(found.is_empty());
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    /// 4 requests a second, log-normal around 100 ms, `factor` times slower in `slow`.
+    fn traffic(hours: f64, slow: std::ops::Range<f64>, factor: f64) -> Vec<(f64, f64)> {
+        let mut rng = fastrand::Rng::with_seed(13);
+        let start = 1_764_000_000.0;
+        (0..(hours * 3600.0 * 4.0) as u64)
+            .map(|i| {
+                let time = start + i as f64 / 4.0;
+                let normal = (-2.0 * (1.0 - rng.f64()).ln()).sqrt()
+                    * (std::f64::consts::TAU * rng.f64()).cos();
+                let slower = if slow.contains(&(time - start)) {
+                    factor
+                } else {
+                    1.0
+                };
+                (time, 0.1 * (0.3 * normal).exp() * slower)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_doubling_that_recovers_within_the_hour_is_an_incident_and_a_lasting_one_is_not() {
+        let settings = DetectorSettings::default();
+        // Two hours of normal, then twenty minutes twice as slow, then normal again.
+        let short = detect(&traffic(4.0, 7200.0..8400.0, 2.0), 60.0, &settings);
+        assert!(!short.is_empty(), "the doubling is caught");
+        for regression in &short {
+            assert_eq!(regression.end_reason, Some("recovered"), "{regression:?}");
+            assert_eq!(regression.kind, "incident", "{regression:?}");
+            assert!(regression.detected_at - 7200.0 - 1_764_000_000.0 <= 600.0);
+        }
+        // Twice as slow from the second hour to the end, seven hours later: accepted as the
+        // new normal after six, and a regression, not an incident.
+        let lasting = detect(&traffic(9.0, 7200.0..f64::INFINITY, 2.0), 60.0, &settings);
+        assert!(!lasting.is_empty(), "the doubling is caught");
+        for regression in &lasting {
+            assert_eq!(regression.end_reason, Some("accepted"), "{regression:?}");
+            assert_eq!(regression.kind, "regression", "{regression:?}");
+        }
     }
 
     #[test]

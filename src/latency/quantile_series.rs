@@ -127,14 +127,11 @@ pub fn detect_series(
     }
     found
         .into_iter()
-        .map(|regression| {
-            let incident = regression.end_reason == Some("recovered")
-                && regression
-                    .ended_at
-                    .is_some_and(|end| end - regression.start <= settings.incident_within);
+        .map(|mut regression| {
+            regression.kind = regression.kind_after_end(settings.incident_within);
             SeriesRegression {
+                kind: regression.kind,
                 regression,
-                kind: if incident { "incident" } else { "regression" },
             }
         })
         .collect()
@@ -490,6 +487,7 @@ impl SeriesDetector {
             compared_with: expected.compared_with,
             ended_at: None,
             end_reason: None,
+            kind: "regression",
         };
         self.active = Some(regression.clone());
         self.normal_run = 0;
