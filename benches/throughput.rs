@@ -9,7 +9,9 @@
 //! - `FILES=n` spreads the lines over n files; `CPUS=0` or `CPUS=0,1` pins vigia (`taskset`);
 //! - `BUFFER=memory` uses the memory buffer (`when_full: block`) instead of the default;
 //! - `PERF_DATA=/tmp/perf.data` attaches `perf record -g` to vigia for the run (profile with
-//!   `perf report -i /tmp/perf.data`); `PERF_CALL_GRAPH=dwarf` unwinds without frame pointers.
+//!   `perf report -i /tmp/perf.data`); `PERF_CALL_GRAPH=dwarf` unwinds without frame pointers;
+//! - `VIGIA_BIN=path` runs that binary instead of this tree's (another commit's build, to
+//!   compare two builds on the same host at the same hour).
 //!
 //! Figures in docs/benchmarks.md.
 
@@ -143,7 +145,9 @@ fn run_once(dir: &Path, bytes: u64, cpus: Option<&str>, memory_buffer: bool, run
         .unwrap()
         .local_addr()
         .unwrap();
-    let vigia = env!("CARGO_BIN_EXE_vigia");
+    // VIGIA_BIN runs another build (an older commit's) with the same corpus and sink.
+    let vigia_bin = std::env::var("VIGIA_BIN");
+    let vigia = vigia_bin.as_deref().unwrap_or(env!("CARGO_BIN_EXE_vigia"));
     let mut command = match cpus {
         Some(list) => {
             let mut taskset = std::process::Command::new("taskset");
