@@ -4,9 +4,7 @@
 use super::EXIT_FAILURE;
 use crate::latency::detector::DetectorSettings;
 use crate::latency::offline::{InputKind, Rows, detect, read_rows};
-use crate::latency::quantile_series::{
-    SeriesRegression, SeriesSettings, detect_series, infer_interval,
-};
+use crate::latency::quantile_series::{SeriesSettings, detect_series, infer_interval};
 use crate::latency::unix_to_rfc3339;
 use clap::Args;
 use std::io::{BufRead, BufReader, Write};
@@ -84,12 +82,6 @@ pub fn execute(args: &DetectArgs) -> u8 {
             };
             let interval = args.interval.map_or(60.0, |d| d.as_secs_f64());
             detect(&rows, interval, &settings)
-                .into_iter()
-                .map(|regression| SeriesRegression {
-                    kind: regression.kind,
-                    regression,
-                })
-                .collect()
         }
         InputKind::Quantiles => {
             let settings = SeriesSettings {
@@ -107,9 +99,9 @@ pub fn execute(args: &DetectArgs) -> u8 {
         }
     };
     let mut out = std::io::stdout().lock();
-    for SeriesRegression { regression, kind } in &regressions {
+    for regression in &regressions {
         let line = Line {
-            kind,
+            kind: regression.kind,
             start: unix_to_rfc3339(regression.start),
             detected_at: unix_to_rfc3339(regression.detected_at),
             quantile: regression.quantile,

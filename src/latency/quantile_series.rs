@@ -97,20 +97,12 @@ pub fn infer_interval(rows: &[(f64, f64)]) -> Option<f64> {
     Some(median(&mut gaps))
 }
 
-/// A regression in a quantile series, with its kind decided once it has ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesRegression {
-    pub regression: Regression,
-    /// `incident` (recovered within `incident_within`) or `regression`.
-    pub kind: &'static str,
-}
-
 /// Runs the series detector over time-ordered `(unix seconds, value)` rows.
 pub fn detect_series(
     rows: &[(f64, f64)],
     interval: f64,
     settings: &SeriesSettings,
-) -> Vec<SeriesRegression> {
+) -> Vec<Regression> {
     let mut detector = SeriesDetector::new(interval, settings.clone());
     let mut found: Vec<Regression> = Vec::new();
     for &(time, value) in rows {
@@ -129,10 +121,7 @@ pub fn detect_series(
         .into_iter()
         .map(|mut regression| {
             regression.kind = regression.kind_after_end(settings.incident_within);
-            SeriesRegression {
-                kind: regression.kind,
-                regression,
-            }
+            regression
         })
         .collect()
 }
@@ -558,11 +547,11 @@ mod tests {
         let found = detect_series(&rows, 300.0, &SeriesSettings::default());
         let kinds: Vec<&str> = found.iter().map(|f| f.kind).collect();
         assert_eq!(kinds, ["incident", "regression"], "{found:?}");
-        assert_eq!(found[0].regression.compared_with, "previous_days");
+        assert_eq!(found[0].compared_with, "previous_days");
         // Detected on the third point of each, from the point before it.
-        assert_eq!(found[0].regression.start, rows[599].0);
-        assert_eq!(found[0].regression.detected_at, rows[602].0);
-        assert!((1.8..2.2).contains(&found[1].regression.ratio), "{found:?}");
+        assert_eq!(found[0].start, rows[599].0);
+        assert_eq!(found[0].detected_at, rows[602].0);
+        assert!((1.8..2.2).contains(&found[1].ratio), "{found:?}");
     }
 
     #[test]

@@ -25,7 +25,6 @@ impl AdminAuth {
         metrics: AdminMetrics,
         clock: Clock,
     ) -> Result<Self, String> {
-        ring_crypto::install();
         let keys = jwks_file::JwksFile::open(
             &settings.jwks_file,
             settings.reload_interval,

@@ -224,5 +224,11 @@ mod tests {
             refused.unwrap_err().kind(),
             &ErrorKind::UnsupportedAlgorithm
         );
+        let key = EncodingKey::from_rsa_der(b"not looked at");
+        let refused = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &"{}", &key);
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            &ErrorKind::UnsupportedAlgorithm
+        );
     }
 }

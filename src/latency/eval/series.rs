@@ -150,7 +150,7 @@ pub fn trailing_only_alarms(rows: &[(f64, f64)]) -> Vec<f64> {
 fn series_alarms(rows: &[(f64, f64)], settings: &SeriesSettings) -> Vec<f64> {
     detect_series(rows, INTERVAL, settings)
         .into_iter()
-        .map(|found| found.regression.detected_at)
+        .map(|found| found.detected_at)
         .collect()
 }
 
