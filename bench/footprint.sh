@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Footprint of the release binary: stripped size, idle RSS and idle CPU of `vigia run` with the
-# embedded default (stdin open but silent). Usage: bench/footprint.sh [IDLE_SECONDS]
+# embedded default (stdin open but silent, /metrics scraped every 15 s). Usage: bench/footprint.sh [IDLE_SECONDS]
 # Prints one `key: value` line per figure (the figures in docs/benchmarks.md come from here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,12 @@ sleep 2 # let start-up settle
 ticks_per_second=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 start_ticks=$(cpu_ticks)
-sleep "$idle_seconds"
+# Idle as a sidecar is: nothing to read, and Prometheus scraping /metrics every 15 s.
+deadline=$((SECONDS + idle_seconds))
+while ((SECONDS < deadline)); do
+  curl -fsS "http://127.0.0.1:$port/metrics" >/dev/null
+  sleep "$((deadline - SECONDS < 15 ? deadline - SECONDS : 15))"
+done
 end_ticks=$(cpu_ticks)
 rss_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
 hwm_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")

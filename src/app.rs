@@ -216,6 +216,7 @@ pub async fn run(
         sinks = config.sinks.len(),
         "pipeline started"
     );
+    crate::startup_pages::release_after_startup();
 
     let mut sink_failed = false;
     tokio::select! {
